@@ -1,0 +1,1 @@
+"""Channels translate platform events into `Inbound` and deliver `Effect`s back."""

@@ -1,0 +1,86 @@
+"""The `supportbot` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import running_engine
+    from bot.channels.terminal import TerminalChat
+
+    async def main() -> None:
+        async with running_engine(settings) as engine:
+            chat = TerminalChat(engine, user=args.user, pace=not args.no_delay, echo=args.echo)
+            await chat.run(sys.stdin)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        print()
+    return 0
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.validate import validate
+
+    problems = validate(settings.flows_dir, settings.content_dir, settings.default_locale)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    print("Flows and content are valid.")
+    return 0
+
+
+def _flows(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.diagrams import mermaid, write_all
+    from bot.flowspec import load_specs
+
+    if not args.mermaid:
+        for spec in load_specs(settings.flows_dir):
+            print(f"{spec.id:15} {spec.kind:8} {len(spec.states):3} states  {spec.source}")
+        return 0
+    if args.out is None:
+        for spec in load_specs(settings.flows_dir):
+            print(mermaid(spec), end="\n\n")
+        return 0
+    for path in write_all(settings.flows_dir, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--no-delay", action="store_true", help="turn off pacing between steps")
+    chat.add_argument("--user", default="local", help="which conversation to continue")
+    chat.add_argument("--echo", action="store_true", help="print piped input lines as 'you>'")
+    chat.set_defaults(handler=_chat)
+
+    check = commands.add_parser("validate", help="lint flows and content; non-zero on problems")
+    check.set_defaults(handler=_validate)
+
+    flows = commands.add_parser("flows", help="list flows, or draw them")
+    flows.add_argument("--mermaid", action="store_true", help="write a Mermaid diagram per flow")
+    flows.add_argument("--out", type=Path, help="directory for the .mmd files (default: stdout)")
+    flows.set_defaults(handler=_flows)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    from bot.logsetup import configure
+
+    configure(settings.log_level)
+    return int(args.handler(args, settings))

@@ -1,0 +1,44 @@
+"""Settings from the environment (prefix SUPPORTBOT_) and an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORTBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("./data")
+    # Empty means "a SQLite file in the data dir"; otherwise sqlite:///relative or sqlite:////absolute.
+    database_url: str = ""
+    # Empty means "generate one on first run into <data_dir>/secret.key (mode 0600)".
+    secret_key: str = ""
+    flows_dir: Path = PROJECT_ROOT / "flows"
+    content_dir: Path = PROJECT_ROOT / "content"
+    default_locale: str = "en-GB"
+    timezone: str = "Europe/London"
+    # Pacing: how long a channel waits before each further step (seconds).
+    pace_base: float = Field(default=0.6, ge=0)
+    pace_per_char: float = Field(default=0.012, ge=0)
+    pace_max: float = Field(default=3.0, ge=0)
+    # Longest message the bot will read; longer ones get a kind request for something shorter.
+    max_text_chars: int = Field(default=6000, ge=100)
+    log_level: str = "INFO"
+
+    def database_path(self) -> Path:
+        url = self.database_url
+        if not url:
+            return self.data_dir / "supportbot.db"
+        prefix = "sqlite:///"
+        if not url.startswith(prefix):
+            raise ValueError(
+                "SUPPORTBOT_DATABASE_URL must start with sqlite:/// (the only backend so far)"
+            )
+        return Path(url[len(prefix) :])

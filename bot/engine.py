@@ -1,0 +1,136 @@
+"""The conversation engine: channel-agnostic, never imports a platform library.
+
+`handle(event)` runs the pure decision for one event inside the repository's transaction (so the
+same event id twice has one effect) and returns the effects for the channel to deliver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from bot.config import Settings
+from bot.crypto import Keyring
+from bot.directory import Directory
+from bot.flowmachine import FlowBook
+from bot.model import Conversation, Decision, Inbound, Outcome
+from bot.presenter import Presenter
+from bot.storage.base import Repository
+from bot.texts import Renderer, Texts
+from bot.turn import Turn
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Pacing:
+    base: float = 0.6
+    per_char: float = 0.012
+    most: float = 3.0
+
+    def delay(self, text: str) -> float:
+        return min(self.most, self.base + self.per_char * len(text))
+
+
+@dataclass
+class Content:
+    """Everything loaded from `flows/` and `content/`, once per process."""
+
+    flows: FlowBook
+    texts: Texts
+    directory: Directory
+
+    @classmethod
+    def load(cls, settings: Settings) -> Content:
+        return cls(
+            flows=FlowBook.load(settings.flows_dir),
+            texts=Texts.load(settings.content_dir, settings.default_locale),
+            directory=Directory.load(settings.content_dir / "directory.yaml", settings.timezone),
+        )
+
+
+class Engine:
+    def __init__(
+        self,
+        content: Content,
+        repository: Repository,
+        keyring: Keyring,
+        *,
+        default_locale: str = "en-GB",
+        pacing: Pacing = Pacing(),
+        max_text_chars: int = 6000,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.flows = content.flows
+        self.renderer = Renderer(content.texts, content.directory)
+        self.presenter = Presenter(self.renderer)
+        self.repository = repository
+        self.keyring = keyring
+        self.default_locale = default_locale
+        self.pacing = pacing
+        self.max_text_chars = max_text_chars
+        self.clock = clock
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, content: Content, repository: Repository, keyring: Keyring
+    ) -> Engine:
+        return cls(
+            content,
+            repository,
+            keyring,
+            default_locale=settings.default_locale,
+            pacing=Pacing(settings.pace_base, settings.pace_per_char, settings.pace_max),
+            max_text_chars=settings.max_text_chars,
+        )
+
+    def pace(self, text: str) -> float:
+        return self.pacing.delay(text)
+
+    def conversation_id(self, event: Inbound) -> str:
+        return self.keyring.conversation_id(event.conversation_key)
+
+    def new_conversation(self, event: Inbound, now: dt.datetime) -> Conversation:
+        return Conversation(
+            id=self.conversation_id(event),
+            channel=event.channel,
+            flow=self.flows.intake.id,
+            state=self.flows.intake.spec.initial,
+            locale=self.default_locale,
+            created_at=now.timestamp(),
+            updated_at=now.timestamp(),
+            address=event.user_key,
+        )
+
+    def decide(
+        self, conversation: Conversation | None, event: Inbound, now: dt.datetime
+    ) -> Decision:
+        return Turn(self, conversation, event, now).decide()
+
+    async def handle(self, event: Inbound) -> Outcome:
+        now = self.clock()
+        outcome = await self.repository.process(
+            self.conversation_id(event),
+            f"{event.channel}:{event.event_id}",
+            partial(self.decide, event=event, now=now),
+        )
+        # Ids and counts only: never what the person wrote.
+        log.debug(
+            "event channel=%s kind=%s effects=%d duplicate=%s",
+            event.channel,
+            event.kind.value,
+            len(outcome.effects),
+            outcome.duplicate,
+        )
+        return outcome
+
+    async def forget(self, event: Inbound) -> None:
+        """Delete everything about the person behind this event (used by channels directly)."""
+        await self.repository.erase(self.conversation_id(event))

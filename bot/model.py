@@ -1,0 +1,138 @@
+"""Types shared by the engine, storage and channels (the lowest floor: imports nothing of ours).
+
+Channels translate platform events into one `Inbound`; the engine answers with `Effect`s and a
+new `Conversation`; storage persists `Decision`s. None of these know about Telegram or HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+
+class EventKind(StrEnum):
+    START = "start"  # a new chat, /start, or the widget opening
+    TEXT = "text"  # something the person typed
+    CHOICE = "choice"  # a button the person tapped (text holds the option id)
+    UNSUPPORTED = "unsupported"  # stickers, voice, location...: answered kindly, changes nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One thing a person did, in a channel-neutral shape."""
+
+    channel: str
+    user_key: str  # the channel's id for this person or chat; never logged
+    event_id: str  # unique within the channel; the same id twice has one effect
+    kind: EventKind
+    text: str = ""
+    payload: str = ""  # deep-link payload that came with START
+
+    @property
+    def conversation_key(self) -> str:
+        return f"{self.channel}:{self.user_key}"
+
+
+# --- effects: what the engine wants a channel to do, in order ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    text: str
+    kind: Literal["step", "crisis", "notice"] = "step"
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RequestUpload:
+    """Invite evidence files (never sent to under-18s: the engine guarantees it)."""
+
+    prompt: str
+
+
+Priority = Literal["crisis", "young", "normal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    priority: Priority
+    reason: str  # a fixed code such as "crisis" or "asked"; never the person's words
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    forget: bool  # True: the conversation was deleted; the channel should clear what it shows
+
+
+Effect = Say | Choices | Pause | RequestUpload | Handoff | End
+
+
+# --- the persisted conversation ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Profile:
+    """What the bot knows about the person, as categories only (never their words)."""
+
+    age_band: str | None = None
+    age: int | None = None
+    nation: str | None = None
+    pattern: str | None = None
+    crisis: bool = False
+
+
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    channel: str
+    flow: str
+    state: str
+    locale: str
+    created_at: float
+    updated_at: float
+    profile: Profile = field(default_factory=Profile)
+    answers: dict[str, str] = field(default_factory=dict)  # option ids chosen, by state
+    # A question the engine asked outside the flow (confirm a guess, confirm deletion).
+    pending: dict[str, str] | None = None
+    address: str = ""  # the channel's way to reach the person (e.g. a chat id); sealed at rest
+    turns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    at: float
+    inbound: str  # what the person typed, or the label of what they tapped
+    outbound: tuple[str, ...]  # what the bot said
+
+
+@dataclass(slots=True)
+class Decision:
+    """The whole result of one event: stored atomically, then delivered."""
+
+    conversation: Conversation | None  # None: forget this conversation
+    effects: list[Effect]
+    transcript: TranscriptEntry | None = None
+    handoffs: list[Handoff] = field(default_factory=list)
+    erase: bool = False  # wipe every row about this conversation before writing anything
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    effects: tuple[Effect, ...]
+    duplicate: bool = False

@@ -1,0 +1,70 @@
+"""Versioned schema migrations, tracked in PRAGMA user_version. Append; never edit a shipped one."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+MIGRATIONS: list[str] = [
+    # 1: conversations, inbox of processed events, sealed transcript, handoff requests.
+    """
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        state TEXT NOT NULL,
+        locale TEXT NOT NULL,
+        age_band TEXT,
+        nation TEXT,
+        pattern TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        sealed BLOB NOT NULL
+    );
+    CREATE INDEX conversations_updated ON conversations (updated_at);
+    CREATE TABLE inbox (
+        event_key TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    );
+    CREATE INDEX inbox_at ON inbox (at);
+    CREATE TABLE transcript (
+        conversation_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at REAL NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    );
+    CREATE TABLE handoffs (
+        id INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open'
+    );
+    CREATE INDEX handoffs_conversation ON handoffs (conversation_id);
+    """,
+]
+
+# Every table holding rows about a person, keyed by conversation id: erasure covers all of them.
+PERSONAL_TABLES: dict[str, str] = {
+    "transcript": "conversation_id",
+    "handoffs": "conversation_id",
+    "conversations": "id",
+}
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, script.split(";")):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

@@ -1,0 +1,388 @@
+"""SQLite repository (aiosqlite): one writer task, group commits, sealed personal data.
+
+Why one writer: on a shared connection one task's COMMIT also commits another task's pending
+writes, and a deferred transaction that upgrades to a write skips the busy handler (aiosqlite
+#251). So every write goes through one queue; the writer takes whatever has queued up, decides
+each event in order, and commits the whole batch in one `BEGIN IMMEDIATE` transaction with
+`synchronous=FULL`. A failed decision contributes nothing; a failed commit fails the batch.
+Reads for other callers use a second, read-only connection (WAL lets it read while we write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.crypto import Sealer
+from bot.model import Conversation, Decision, Outcome, TranscriptEntry
+from bot.storage.base import Decide, HandoffRecord
+from bot.storage.codec import (
+    conversation_from_dict,
+    conversation_to_dict,
+    secret_part,
+    transcript_bytes,
+    transcript_from,
+)
+from bot.storage.migrations import PERSONAL_TABLES, migrate
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 256
+
+
+@dataclass
+class _Process:
+    conversation_id: str
+    event_key: str
+    decide: Decide
+    future: asyncio.Future[Outcome]
+
+
+@dataclass
+class _Call:
+    """Any other write, run alone in its own transaction."""
+
+    work: Callable[[aiosqlite.Connection], Awaitable[Any]]
+    future: asyncio.Future[Any]
+    checkpoint: bool = False  # truncate the WAL afterwards (after erasing someone's data)
+
+
+_STOP = object()
+
+
+@dataclass
+class _Plan:
+    """Everything a batch will write, gathered before the transaction opens."""
+
+    wiped: set[str] = field(default_factory=set)
+    final: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    transcript: dict[str, list[tuple[int, TranscriptEntry]]] = field(default_factory=dict)
+    handoffs: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
+    inbox: list[tuple[str, float]] = field(default_factory=list)
+
+    def add(self, conversation_id: str, event_key: str, decision: Decision, now: float) -> None:
+        conversation = decision.conversation
+        if decision.erase or conversation is None:
+            self.wiped.add(conversation_id)
+            self.transcript.pop(conversation_id, None)
+            self.handoffs.pop(conversation_id, None)
+        self.final[conversation_id] = (
+            conversation_to_dict(conversation) if conversation is not None else None
+        )
+        if conversation is not None:
+            if decision.transcript is not None:
+                self.transcript.setdefault(conversation_id, []).append(
+                    (conversation.turns, decision.transcript)
+                )
+            for handoff in decision.handoffs:
+                self.handoffs.setdefault(conversation_id, []).append(
+                    (handoff.priority, handoff.reason, now)
+                )
+        self.inbox.append((event_key, now))
+
+
+class SqliteRepository:
+    def __init__(self, path: Path, sealer: Sealer, *, max_batch: int = MAX_BATCH) -> None:
+        self.path = path
+        self.sealer = sealer
+        self.max_batch = max_batch
+        self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self.batches = 0  # for benchmarks: how many commits served how many events
+        self.batched_events = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists()
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",  # evidence and case state must survive power loss, not just crashes
+            "busy_timeout=5000",
+            "foreign_keys=ON",
+            "secure_delete=ON",  # deleted rows are overwritten, not left in free pages
+        ):
+            await self._db.execute(f"PRAGMA {pragma}")
+        if fresh:
+            os.chmod(self.path, 0o600)
+        await migrate(self._db)
+        self._reader = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
+        await self._reader.execute("PRAGMA busy_timeout=5000")
+        self._writer = asyncio.create_task(self._run(), name="sqlite-writer")
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(_STOP)
+            await self._writer
+            self._writer = None
+        for connection in (self._reader, self._db):
+            if connection is not None:
+                await connection.close()
+        self._reader = self._db = None
+
+    # --- the writer ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            job = await self._queue.get()
+            if job is _STOP:
+                break
+            if isinstance(job, _Call):
+                await self._call(job)
+                continue
+            batch: list[_Process] = [job]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is _STOP:
+                    stopping = True
+                    break
+                if isinstance(more, _Call):
+                    await self._batch(batch)
+                    batch = []
+                    await self._call(more)
+                    continue
+                batch.append(more)
+            if batch:
+                await self._batch(batch)
+
+    async def _call(self, job: _Call) -> None:
+        db = self._conn
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await job.work(db)
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            if job.checkpoint:
+                await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception as exc:
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+
+    async def _batch(self, batch: list[_Process]) -> None:
+        try:
+            results = await self._decide_and_write(batch)
+        except Exception as exc:
+            log.exception("batch of %d events failed; none were stored", len(batch))
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        self.batches += 1
+        self.batched_events += len(batch)
+        for job, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
+
+    async def _decide_and_write(self, batch: list[_Process]) -> list[Outcome | BaseException]:
+        db = self._conn
+        keys = list({job.event_key for job in batch})
+        seen = set(
+            await self._fetch_column(db, "SELECT event_key FROM inbox WHERE event_key IN", keys)
+        )
+        ids = list({job.conversation_id for job in batch})
+        cache: dict[str, dict[str, Any] | None] = dict.fromkeys(ids)
+        for row in await self._fetch_rows(db, _SELECT_CONVERSATION, ids):
+            cache[row[0]] = self._decode(row)
+        plan = _Plan()
+        now = time.time()
+        results: list[Outcome | BaseException] = []
+        for job in batch:
+            if job.event_key in seen:
+                results.append(Outcome((), duplicate=True))
+                continue
+            stored = cache[job.conversation_id]
+            try:
+                decision = job.decide(conversation_from_dict(stored) if stored else None)
+            except Exception as exc:  # this event fails alone; the rest of the batch goes on
+                results.append(exc)
+                continue
+            seen.add(job.event_key)
+            plan.add(job.conversation_id, job.event_key, decision, now)
+            cache[job.conversation_id] = plan.final[job.conversation_id]
+            results.append(Outcome(tuple(decision.effects)))
+        await self._write(db, plan)
+        return results
+
+    async def _write(self, db: aiosqlite.Connection, plan: _Plan) -> None:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            if plan.wiped:
+                await _delete_personal(db, plan.wiped)
+            upserts = [self._row(data) for data in plan.final.values() if data is not None]
+            if upserts:
+                await db.executemany(_UPSERT_CONVERSATION, upserts)
+            rows = [
+                (cid, seq, entry.at, self.sealer.seal(transcript_bytes(entry), f"t:{cid}:{seq}"))
+                for cid, entries in plan.transcript.items()
+                for seq, entry in entries
+            ]
+            if rows:
+                await db.executemany(
+                    "INSERT OR REPLACE INTO transcript (conversation_id, seq, at, sealed) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+            handoffs = [(cid, *h) for cid, items in plan.handoffs.items() for h in items]
+            if handoffs:
+                await db.executemany(
+                    "INSERT INTO handoffs (conversation_id, priority, reason, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    handoffs,
+                )
+            await db.executemany("INSERT INTO inbox (event_key, at) VALUES (?, ?)", plan.inbox)
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        if plan.wiped:
+            # Old page images of erased rows can linger in the WAL until a checkpoint.
+            await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # --- encoding --------------------------------------------------------------------------------
+
+    def _row(self, data: dict[str, Any]) -> tuple[Any, ...]:
+        profile = data["profile"]
+        sealed = self.sealer.seal(secret_part(data), f"c:{data['id']}")
+        return (
+            data["id"],
+            data["channel"],
+            data["flow"],
+            data["state"],
+            data["locale"],
+            profile["age_band"],
+            profile["nation"],
+            profile["pattern"],
+            data["created_at"],
+            data["updated_at"],
+            sealed,
+        )
+
+    def _decode(self, row: Any) -> dict[str, Any]:
+        (cid, channel, flow, state, locale, _band, _nation, _pattern, created, updated, sealed) = (
+            row
+        )
+        secret = json.loads(self.sealer.open(sealed, f"c:{cid}"))
+        return {
+            "id": cid,
+            "channel": channel,
+            "flow": flow,
+            "state": state,
+            "locale": locale,
+            "created_at": created,
+            "updated_at": updated,
+            **secret,
+        }
+
+    @staticmethod
+    async def _fetch_rows(db: aiosqlite.Connection, sql: str, values: list[str]) -> list[Any]:
+        rows: list[Any] = []
+        for start in range(0, len(values), 500):  # stay under SQLite's variable limit
+            chunk = values[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(f"{sql} ({marks})", chunk) as cursor:
+                rows.extend(await cursor.fetchall())
+        return rows
+
+    async def _fetch_column(
+        self, db: aiosqlite.Connection, sql: str, values: list[str]
+    ) -> list[Any]:
+        return [row[0] for row in await self._fetch_rows(db, sql, values)]
+
+    @property
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("repository is not open")
+        return self._db
+
+    @property
+    def _read(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("repository is not open")
+        return self._reader
+
+    # --- the interface ---------------------------------------------------------------------------
+
+    async def process(self, conversation_id: str, event_key: str, decide: Decide) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Process(conversation_id, event_key, decide, future))
+        return await future
+
+    async def submit(
+        self, work: Callable[[aiosqlite.Connection], Awaitable[Any]], *, checkpoint: bool = False
+    ) -> Any:
+        """Run a write in its own transaction on the writer (in order with `process`)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Call(work, future, checkpoint))
+        return await future
+
+    async def load(self, conversation_id: str) -> Conversation | None:
+        rows = await self._fetch_rows(self._read, _SELECT_CONVERSATION, [conversation_id])
+        return conversation_from_dict(self._decode(rows[0])) if rows else None
+
+    async def transcript(self, conversation_id: str) -> list[TranscriptEntry]:
+        async with self._read.execute(
+            "SELECT seq, at, sealed FROM transcript WHERE conversation_id = ? ORDER BY seq",
+            (conversation_id,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            transcript_from(at, self.sealer.open(sealed, f"t:{conversation_id}:{seq}"))
+            for seq, at, sealed in rows
+        ]
+
+    async def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]:
+        sql = "SELECT id, conversation_id, priority, reason, created_at, status FROM handoffs"
+        params: tuple[str, ...] = ()
+        if conversation_id is not None:
+            sql += " WHERE conversation_id = ?"
+            params = (conversation_id,)
+        async with self._read.execute(sql + " ORDER BY id", params) as cursor:
+            return [HandoffRecord(*row) for row in await cursor.fetchall()]
+
+    async def erase(self, conversation_id: str) -> None:
+        await self.submit(lambda db: _delete_personal(db, {conversation_id}), checkpoint=True)
+
+    async def prune_inbox(self, older_than: float) -> int:
+        async def work(db: aiosqlite.Connection) -> int:
+            cursor = await db.execute("DELETE FROM inbox WHERE at < ?", (older_than,))
+            return cursor.rowcount
+
+        return int(await self.submit(work))
+
+
+_SELECT_CONVERSATION = (
+    "SELECT id, channel, flow, state, locale, age_band, nation, pattern, created_at, updated_at, "
+    "sealed FROM conversations WHERE id IN"
+)
+_UPSERT_CONVERSATION = (
+    "INSERT INTO conversations (id, channel, flow, state, locale, age_band, nation, pattern, "
+    "created_at, updated_at, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET flow = excluded.flow, state = excluded.state, "
+    "locale = excluded.locale, age_band = excluded.age_band, nation = excluded.nation, "
+    "pattern = excluded.pattern, updated_at = excluded.updated_at, sealed = excluded.sealed"
+)
+
+
+async def _delete_personal(db: aiosqlite.Connection, conversation_ids: set[str]) -> None:
+    ids = [(cid,) for cid in conversation_ids]
+    for table, column in PERSONAL_TABLES.items():
+        await db.executemany(f"DELETE FROM {table} WHERE {column} = ?", ids)

@@ -1,0 +1,81 @@
+"""Texts per locale from `content/<locale>/texts.yaml`.
+
+A text is a string, or a mapping from predicate names (see bot.predicates) to strings with a
+`default`, so one step can speak differently to a young person or someone outside the UK.
+Phone numbers and addresses are never typed into texts: `{samaritans.phone}` is filled in from
+the support directory, which carries each fact's source and check date.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+
+from bot.directory import Directory
+from bot.model import Profile
+from bot.predicates import holds
+
+Entry = str | dict[str, str]
+
+
+class Texts:
+    def __init__(self, catalogues: dict[str, dict[str, Entry]], default_locale: str) -> None:
+        self.catalogues = catalogues
+        self.default_locale = default_locale
+
+    @classmethod
+    def load(cls, content_dir: Path, default_locale: str) -> Texts:
+        catalogues = {}
+        for path in sorted(content_dir.glob("*/texts.yaml")):
+            catalogues[path.parent.name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if default_locale not in catalogues:
+            raise ValueError(f"no texts for the default locale {default_locale}")
+        return cls(catalogues, default_locale)
+
+    @property
+    def locales(self) -> list[str]:
+        return list(self.catalogues)
+
+    def entry(self, locale: str, key: str) -> Entry:
+        catalogue = self.catalogues.get(locale, {})
+        if key in catalogue:
+            return catalogue[key]
+        # A locale that lacks a key falls back rather than showing a raw key (validate flags it).
+        return self.catalogues[self.default_locale][key]
+
+    def has(self, key: str) -> bool:
+        return key in self.catalogues[self.default_locale]
+
+
+def pick_variant(entry: Entry, profile: Profile) -> str:
+    if isinstance(entry, str):
+        return entry
+    for condition, text in entry.items():
+        if condition != "default" and holds(condition, profile):
+            return text
+    return entry["default"]
+
+
+class _Contacts(SimpleNamespace):
+    pass
+
+
+class Renderer:
+    """Turns text keys into finished sentences for one locale and one person."""
+
+    def __init__(self, texts: Texts, directory: Directory) -> None:
+        self.texts = texts
+        self.directory = directory
+        self._facts = {
+            service_id: _Contacts(**service.contacts)
+            for service_id, service in directory.services.items()
+        }
+        self._formatter = string.Formatter()
+
+    def text(self, locale: str, key: str, profile: Profile, **values: Any) -> str:
+        template = pick_variant(self.texts.entry(locale, key), profile)
+        return self._formatter.vformat(template, (), {**self._facts, **values})
