@@ -8,7 +8,6 @@ the support directory, which carries each fact's source and check date.
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -64,6 +63,17 @@ class _Contacts(SimpleNamespace):
     pass
 
 
+class _Values(dict[str, Any]):
+    """Per-call values first, then directory facts (without copying the facts every call)."""
+
+    def __init__(self, values: dict[str, Any], facts: dict[str, _Contacts]) -> None:
+        super().__init__(values)
+        self.facts = facts
+
+    def __missing__(self, key: str) -> _Contacts:
+        return self.facts[key]
+
+
 class Renderer:
     """Turns text keys into finished sentences for one locale and one person."""
 
@@ -74,8 +84,9 @@ class Renderer:
             service_id: _Contacts(**service.contacts)
             for service_id, service in directory.services.items()
         }
-        self._formatter = string.Formatter()
 
     def text(self, locale: str, key: str, profile: Profile, **values: Any) -> str:
         template = pick_variant(self.texts.entry(locale, key), profile)
-        return self._formatter.vformat(template, (), {**self._facts, **values})
+        if "{" not in template:
+            return template
+        return template.format_map(_Values(values, self._facts))

@@ -38,7 +38,8 @@ def _words(*phrases: str) -> re.Pattern[str]:
 # --- safety first --------------------------------------------------------------------------------
 
 _CRISIS = _words(
-    r"(?:want|wanna|going|ready|plan(?:ning)?) to die",
+    r"(?:want|going|ready|plan(?:ning)?) to die",
+    r"wanna die",
     r"wish i (?:was|were) dead",
     r"kill(?:ing)? my ?self",
     r"kms",
@@ -60,7 +61,8 @@ _CRISIS = _words(
 
 
 def signals_crisis(text: str) -> bool:
-    return bool(_CRISIS.search(normalise(text)))
+    # Invisible characters are removed first, so "d\u200bie" still reads as "die".
+    return bool(_CRISIS.search(normalise(clean(text))))
 
 
 # --- commands that work in any state -------------------------------------------------------------
@@ -95,7 +97,7 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     "language": ("/language", "language", "change language"),
 }
 _COMMAND_OF = {
-    normalise(phrase) if not phrase.startswith("/") else phrase: command
+    normalise(phrase) if phrase[0].isalpha() else phrase: command
     for command, phrases in _COMMANDS.items()
     for phrase in phrases
 }
@@ -111,8 +113,10 @@ def command_in(text: str) -> str | None:
     stripped = text.strip().casefold()
     if stripped.startswith("/"):
         return _COMMAND_OF.get(stripped.split()[0].split("@")[0])
+    if stripped == "?":
+        return "help"
     folded = normalise(text)
-    if folded in _COMMAND_OF:
+    if folded and folded in _COMMAND_OF:
         return _COMMAND_OF[folded]
     if _ASK_HUMAN.search(folded):
         return "human"

@@ -58,13 +58,15 @@ async def migrate(db: aiosqlite.Connection) -> int:
         row = await cursor.fetchone()
     version = int(row[0]) if row else 0
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        await db.execute("BEGIN IMMEDIATE")
+        # DDL does not open a transaction implicitly: open one, so a migration applies whole.
+        if not db.in_transaction:
+            await db.execute("BEGIN IMMEDIATE")
         try:
             for statement in filter(str.strip, script.split(";")):
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {number}")
-            await db.execute("COMMIT")
+            await db.commit()
         except BaseException:
-            await db.execute("ROLLBACK")
+            await db.rollback()
             raise
     return len(MIGRATIONS)

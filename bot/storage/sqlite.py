@@ -11,6 +11,7 @@ Reads for other callers use a second, read-only connection (WAL lets it read whi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ from bot.storage.migrations import PERSONAL_TABLES, migrate
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
+CHECKPOINT_EVERY = 1.0  # seconds
 
 
 @dataclass
@@ -89,6 +91,25 @@ class _Plan:
         self.inbox.append((event_key, now))
 
 
+@dataclass
+class _Inflight:
+    """A decided batch whose transaction may still be committing."""
+
+    batch: list[_Process]
+    results: list[Outcome | BaseException]
+    plan: _Plan
+    task: asyncio.Task[None] | None = None  # None: nothing to write (all duplicates or failures)
+
+    @property
+    def event_keys(self) -> set[str]:
+        return {key for key, _ in self.plan.inbox}
+
+
+class _EarlierBatchFailed(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__("not stored: the batch before it failed to commit")
+
+
 class SqliteRepository:
     def __init__(self, path: Path, sealer: Sealer, *, max_batch: int = MAX_BATCH) -> None:
         self.path = path
@@ -98,6 +119,8 @@ class SqliteRepository:
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoint_task: asyncio.Task[None] | None = None
         self.batches = 0  # for benchmarks: how many commits served how many events
         self.batched_events = 0
 
@@ -106,13 +129,19 @@ class SqliteRepository:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        # "IMMEDIATE": Python's sqlite3 opens each write transaction with BEGIN IMMEDIATE itself,
+        # just before the first write, which saves a round trip to the connection's thread.
+        self._db = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
         for pragma in (
             "journal_mode=WAL",
             "synchronous=FULL",  # evidence and case state must survive power loss, not just crashes
             "busy_timeout=5000",
             "foreign_keys=ON",
             "secure_delete=ON",  # deleted rows are overwritten, not left in free pages
+            "cache_size=-32000",  # 32 MB of page cache
+            # Checkpoints run from their own connection (see _checkpoints), not inside a commit
+            # that someone is waiting on.
+            "wal_autocheckpoint=0",
         ):
             await self._db.execute(f"PRAGMA {pragma}")
         if fresh:
@@ -120,53 +149,86 @@ class SqliteRepository:
         await migrate(self._db)
         self._reader = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
         await self._reader.execute("PRAGMA busy_timeout=5000")
+        self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._checkpointer.execute("PRAGMA busy_timeout=5000")
         self._writer = asyncio.create_task(self._run(), name="sqlite-writer")
+        self._checkpoint_task = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoint")
 
     async def close(self) -> None:
         if self._writer is not None:
             await self._queue.put(_STOP)
             await self._writer
             self._writer = None
-        for connection in (self._reader, self._db):
+        if self._checkpoint_task is not None:
+            self._checkpoint_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoint_task
+            self._checkpoint_task = None
+        for connection in (self._checkpointer, self._reader, self._db):
             if connection is not None:
                 await connection.close()
-        self._reader = self._db = None
+        self._checkpointer = self._reader = self._db = None
+
+    async def _checkpoints(self) -> None:
+        """Copy the WAL back into the database in the background. PASSIVE never blocks writers;
+        the checkpoint's own fsync happens here, off the path of anyone waiting for a reply."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            try:
+                assert self._checkpointer is not None
+                await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except aiosqlite.Error:
+                log.warning("background checkpoint failed; will retry")
 
     # --- the writer ------------------------------------------------------------------------------
+    #
+    # Pipelined: while batch N's transaction commits in the connection's thread, batch N+1 is
+    # read (through the read-only connection, overlaid with N's results held in memory) and
+    # decided. N+1 is written only after N committed, and nobody hears an answer before the
+    # answer's own batch committed. If N fails to commit, N+1 fails too: its decisions may rest
+    # on what N would have written.
 
     async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            job = await self._queue.get()
-            if job is _STOP:
-                break
-            if isinstance(job, _Call):
-                await self._call(job)
-                continue
+        inflight: _Inflight | None = None
+        held: Any = None  # a job taken from the queue that must wait for the next round
+        while True:
+            if inflight is not None and held is None and self._queue.empty():
+                await self._settle(inflight)
+                inflight = None
+            job = held if held is not None else await self._queue.get()
+            held = None
+            if job is _STOP or isinstance(job, _Call):
+                if inflight is not None:
+                    await self._settle(inflight)
+                    inflight = None
+                if isinstance(job, _Call):
+                    await self._call(job)
+                    continue
+                return
             batch: list[_Process] = [job]
             while len(batch) < self.max_batch and not self._queue.empty():
                 more = self._queue.get_nowait()
-                if more is _STOP:
-                    stopping = True
+                if more is _STOP or isinstance(more, _Call):
+                    held = more
                     break
-                if isinstance(more, _Call):
-                    await self._batch(batch)
-                    batch = []
-                    await self._call(more)
-                    continue
                 batch.append(more)
-            if batch:
-                await self._batch(batch)
+            prepared = await self._prepare(batch, inflight)
+            if inflight is not None and not await self._settle(inflight):
+                inflight = None
+                self._fail(prepared.batch, _EarlierBatchFailed())
+                continue
+            inflight = prepared
+            if prepared.plan.inbox:
+                prepared.task = asyncio.create_task(self._write(self._conn, prepared.plan))
 
     async def _call(self, job: _Call) -> None:
         db = self._conn
         try:
-            await db.execute("BEGIN IMMEDIATE")
             try:
                 result = await job.work(db)
-                await db.execute("COMMIT")
+                await db.commit()
             except BaseException:
-                await db.execute("ROLLBACK")
+                await db.rollback()
                 raise
             if job.checkpoint:
                 await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -175,33 +237,20 @@ class SqliteRepository:
         else:
             job.future.set_result(result)
 
-    async def _batch(self, batch: list[_Process]) -> None:
-        try:
-            results = await self._decide_and_write(batch)
-        except Exception as exc:
-            log.exception("batch of %d events failed; none were stored", len(batch))
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-            return
-        self.batches += 1
-        self.batched_events += len(batch)
-        for job, result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                job.future.set_exception(result)
-            else:
-                job.future.set_result(result)
-
-    async def _decide_and_write(self, batch: list[_Process]) -> list[Outcome | BaseException]:
-        db = self._conn
-        keys = list({job.event_key for job in batch})
-        seen = set(
-            await self._fetch_column(db, "SELECT event_key FROM inbox WHERE event_key IN", keys)
-        )
+    async def _prepare(self, batch: list[_Process], before: _Inflight | None) -> _Inflight:
+        """Read and decide a batch (no writes yet)."""
         ids = list({job.conversation_id for job in batch})
         cache: dict[str, dict[str, Any] | None] = dict.fromkeys(ids)
-        for row in await self._fetch_rows(db, _SELECT_CONVERSATION, ids):
-            cache[row[0]] = self._decode(row)
+        seen: set[str] = set()
+        # One round trip reads both the conversations and which events were already processed.
+        for row in await _read_batch(self._read, ids, list({job.event_key for job in batch})):
+            if row[0] == "inbox":
+                seen.add(row[1])
+            else:
+                cache[row[1]] = self._decode(row[1:])
+        if before is not None:  # the batch still committing is newer than what the reader sees
+            seen |= before.event_keys
+            cache.update((cid, data) for cid, data in before.plan.final.items() if cid in cache)
         plan = _Plan()
         now = time.time()
         results: list[Outcome | BaseException] = []
@@ -219,11 +268,35 @@ class SqliteRepository:
             plan.add(job.conversation_id, job.event_key, decision, now)
             cache[job.conversation_id] = plan.final[job.conversation_id]
             results.append(Outcome(tuple(decision.effects)))
-        await self._write(db, plan)
-        return results
+        return _Inflight(batch, results, plan)
+
+    async def _settle(self, inflight: _Inflight) -> bool:
+        """Wait for a batch's commit, then answer its callers. False if it failed."""
+        try:
+            if inflight.task is not None:
+                await inflight.task
+        except Exception as exc:
+            log.error(
+                "a batch of %d events failed to commit; none were stored", len(inflight.batch)
+            )
+            self._fail(inflight.batch, exc)
+            return False
+        self.batches += 1
+        self.batched_events += len(inflight.batch)
+        for job, result in zip(inflight.batch, inflight.results, strict=True):
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
+        return True
+
+    @staticmethod
+    def _fail(batch: list[_Process], exc: BaseException) -> None:
+        for job in batch:
+            if not job.future.done():
+                job.future.set_exception(exc)
 
     async def _write(self, db: aiosqlite.Connection, plan: _Plan) -> None:
-        await db.execute("BEGIN IMMEDIATE")
         try:
             if plan.wiped:
                 await _delete_personal(db, plan.wiped)
@@ -249,9 +322,9 @@ class SqliteRepository:
                     handoffs,
                 )
             await db.executemany("INSERT INTO inbox (event_key, at) VALUES (?, ?)", plan.inbox)
-            await db.execute("COMMIT")
+            await db.commit()
         except BaseException:
-            await db.execute("ROLLBACK")
+            await db.rollback()
             raise
         if plan.wiped:
             # Old page images of erased rows can linger in the WAL until a checkpoint.
@@ -292,21 +365,6 @@ class SqliteRepository:
             **secret,
         }
 
-    @staticmethod
-    async def _fetch_rows(db: aiosqlite.Connection, sql: str, values: list[str]) -> list[Any]:
-        rows: list[Any] = []
-        for start in range(0, len(values), 500):  # stay under SQLite's variable limit
-            chunk = values[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            async with db.execute(f"{sql} ({marks})", chunk) as cursor:
-                rows.extend(await cursor.fetchall())
-        return rows
-
-    async def _fetch_column(
-        self, db: aiosqlite.Connection, sql: str, values: list[str]
-    ) -> list[Any]:
-        return [row[0] for row in await self._fetch_rows(db, sql, values)]
-
     @property
     def _conn(self) -> aiosqlite.Connection:
         if self._db is None:
@@ -335,7 +393,12 @@ class SqliteRepository:
         return await future
 
     async def load(self, conversation_id: str) -> Conversation | None:
-        rows = await self._fetch_rows(self._read, _SELECT_CONVERSATION, [conversation_id])
+        rows = list(
+            await self._read.execute_fetchall(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                (conversation_id,),
+            )
+        )
         return conversation_from_dict(self._decode(rows[0])) if rows else None
 
     async def transcript(self, conversation_id: str) -> list[TranscriptEntry]:
@@ -369,10 +432,22 @@ class SqliteRepository:
         return int(await self.submit(work))
 
 
-_SELECT_CONVERSATION = (
-    "SELECT id, channel, flow, state, locale, age_band, nation, pattern, created_at, updated_at, "
-    "sealed FROM conversations WHERE id IN"
+_CONVERSATION_COLUMNS = (
+    "id, channel, flow, state, locale, age_band, nation, pattern, created_at, updated_at, sealed"
 )
+
+
+async def _read_batch(db: aiosqlite.Connection, ids: list[str], event_keys: list[str]) -> list[Any]:
+    # A batch is at most MAX_BATCH events: at most 512 variables (SQLite allows 32766).
+    sql = (
+        f"SELECT 'conversation', {_CONVERSATION_COLUMNS} FROM conversations "
+        f"WHERE id IN ({','.join('?' * len(ids))}) UNION ALL "
+        f"SELECT 'inbox', event_key, {', '.join(['NULL'] * 10)} FROM inbox "
+        f"WHERE event_key IN ({','.join('?' * len(event_keys))})"
+    )
+    return list(await db.execute_fetchall(sql, [*ids, *event_keys]))
+
+
 _UPSERT_CONVERSATION = (
     "INSERT INTO conversations (id, channel, flow, state, locale, age_band, nation, pattern, "
     "created_at, updated_at, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -1,0 +1,90 @@
+"""The terminal channel as a new user runs it: a real process, piped input, a real data dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _chat(data: Path, script: str, *args: str) -> str:
+    env = {**os.environ, "SUPPORTBOT_DATA_DIR": str(data)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--no-delay", *args],
+        input=script,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def test_a_whole_conversation_by_number_label_and_words(data: Path) -> None:
+    # Nine "Go on" taps through the images-shared flow, then an answer typed as its label.
+    out = _chat(
+        data, "1\nI'm 27\nEngland\nMy images have been shared\n" + "1\n" * 9 + "i'm done for now\n"
+    )
+    assert "bot> First, how old are you?" in out
+    assert "   1) OK, let's start" in out
+    assert "StopNCII" in out and "police on 101" in out
+    assert "Thank you for reaching out" in out
+    # A key was generated on first run, private to the owner.
+    assert (data / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_restart_continues_where_it_stopped(data: Path) -> None:
+    _chat(data, "1\n2\n3\n3\n")  # start, 13 to 17, Scotland, then "Go on" past the young note
+    out = _chat(data, "1\n")
+    assert "Welcome back" in out
+    assert "What happened?" in out
+    out = _chat(data, "I already sent them money by bank transfer\nyes\n")
+    assert "don't pay anything more" in out.lower() or "Lots of people pay" in out
+
+
+def test_quick_exit_ends_the_process_and_forgets(data: Path) -> None:
+    out = _chat(data, "1\nexit\n1\n")
+    assert out.rstrip().endswith("bot> Chat closed.")
+    out = _chat(data, "")
+    assert "I'm a support bot" in out and "Welcome back" not in out
+
+
+def test_echo_makes_piped_transcripts_readable(data: Path) -> None:
+    out = _chat(data, "1\n", "--echo")
+    assert "you> 1" in out
+
+
+def test_flows_mermaid(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "flows", "--mermaid", "--out", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "wrote" in done.stdout
+    shared = (tmp_path / "d" / "shared.mmd").read_text()
+    assert shared.startswith("---\nshared\n---\nstateDiagram-v2")
+    assert "police --> support: next" in shared
+    assert "done --> to_intake: restart" in shared
+    names = sorted(p.stem for p in (tmp_path / "d").iterdir())
+    assert names == [
+        "fake_profile",
+        "hacked",
+        "impersonation",
+        "intake",
+        "other",
+        "paid",
+        "phishing",
+        "shared",
+        "webcam",
+    ]
