@@ -51,7 +51,7 @@ async def run(conversations: int, concurrency: int, directory: Path) -> dict[str
         Settings(flows_dir=PROJECT_ROOT / "flows", content_dir=PROJECT_ROOT / "content")
     )
     keyring = Keyring(os.urandom(32))
-    repository = SqliteRepository(directory / "bench.db", keyring.store)
+    repository = SqliteRepository(directory / "bench.db", keyring)
     await repository.open()
     engine = Engine(content, repository, keyring)
     tune_process()  # as the service does at start-up

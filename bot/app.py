@@ -33,7 +33,7 @@ def keyring_for(settings: Settings) -> Keyring:
 async def running_engine(settings: Settings) -> AsyncIterator[Engine]:
     """An engine over the configured SQLite database, closed cleanly on the way out."""
     keyring = keyring_for(settings)
-    repository = SqliteRepository(settings.database_path(), keyring.store)
+    repository = SqliteRepository(settings.database_path(), keyring)
     await repository.open()
     try:
         engine = Engine.from_settings(settings, Content.load(settings), repository, keyring)

@@ -57,6 +57,55 @@ def _flows(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _evidence(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.evidence.pack import verify_pack
+
+    if args.action == "verify":
+        result = verify_pack(args.file.read_bytes())
+        for problem in result.problems:
+            print(f"MISMATCH: {problem}")
+        print(f"{result.checked} file(s) checked: " + ("all match." if result.ok else "PROBLEMS."))
+        return 0 if result.ok else 1
+
+    from bot.app import running_engine
+
+    async def export() -> int:
+        async with running_engine(settings) as engine:
+            pack = await engine.export_pack(args.conversation_id)
+        if pack is None:
+            print(f"no conversation {args.conversation_id}", file=sys.stderr)
+            return 1
+        args.out.write_bytes(pack)
+        args.out.chmod(0o600)
+        print(f"wrote {args.out}")
+        return 0
+
+    return asyncio.run(export())
+
+
+def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from bot.app import running_engine
+
+    days = args.days if args.days is not None else settings.retention_days
+
+    async def purge() -> int:
+        async with running_engine(settings) as engine:
+            now = time.time()
+            report = await engine.repository.purge(
+                now - days * 86400, now - settings.inbox_days * 86400
+            )
+        print(
+            f"erased {report.conversations} conversation(s) idle for {days}+ days, "
+            f"{report.evidence_files} evidence file(s), {report.orphan_files} orphan file(s), "
+            f"{report.inbox_rows} old event id(s)"
+        )
+        return 0
+
+    return asyncio.run(purge())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("--mermaid", action="store_true", help="write a Mermaid diagram per flow")
     flows.add_argument("--out", type=Path, help="directory for the .mmd files (default: stdout)")
     flows.set_defaults(handler=_flows)
+
+    evidence = commands.add_parser("evidence", help="export or verify evidence packs")
+    actions = evidence.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="write a conversation's evidence pack (ZIP)")
+    export.add_argument("conversation_id")
+    export.add_argument("--out", type=Path, required=True)
+    verify = actions.add_parser("verify", help="re-hash a pack's files against its manifest")
+    verify.add_argument("file", type=Path)
+    evidence.set_defaults(handler=_evidence)
+
+    purge = commands.add_parser("purge", help="erase conversations past the retention period")
+    purge.add_argument("--days", type=int, help="override SUPPORTBOT_RETENTION_DAYS")
+    purge.set_defaults(handler=_purge)
     return parser
 
 

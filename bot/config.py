@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # Longest message the bot will read; longer ones get a kind request for something shorter.
     max_text_chars: int = Field(default=6000, ge=100)
     log_level: str = "INFO"
+    # Conversations and their evidence are erased this many days after the last activity.
+    retention_days: int = Field(default=90, ge=1)
+    # Processed event ids are kept this long to recognise a redelivered event.
+    inbox_days: int = Field(default=7, ge=1)
 
     def database_path(self) -> Path:
         url = self.database_url

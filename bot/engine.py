@@ -7,6 +7,7 @@ same event id twice has one effect) and returns the effects for the channel to d
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from functools import partial
 from bot.config import Settings
 from bot.crypto import Keyring
 from bot.directory import Directory
+from bot.evidence.indicators import KINDS
+from bot.evidence.pack import PackContents, build_pack
 from bot.flowmachine import FlowBook
 from bot.model import Conversation, Decision, Inbound, Outcome
 from bot.presenter import Presenter
@@ -130,6 +133,37 @@ class Engine:
             outcome.duplicate,
         )
         return outcome
+
+    async def export_pack(self, conversation_id: str) -> bytes | None:
+        """The person's evidence pack (ZIP), or None if there is no such conversation."""
+        conversation = await self.repository.load(conversation_id)
+        if conversation is None:
+            return None
+        items = []
+        for record in await self.repository.evidence_items(conversation_id):
+            data = await self.repository.evidence_data(record)
+            if hashlib.sha256(data).hexdigest() != record.sha256:
+                raise RuntimeError(f"evidence item {record.id} does not match its recorded hash")
+            items.append((record, data))
+        texts = self.renderer.texts
+        labels = {
+            key: texts.entry(conversation.locale, key)
+            for key in (
+                f"pattern.{conversation.profile.pattern}",
+                *(f"ind.{kind}" for kind in KINDS),
+            )
+            if texts.has(key)
+        }
+        if f"pattern.{conversation.profile.pattern}" in labels:
+            labels["pattern"] = labels[f"pattern.{conversation.profile.pattern}"]
+        contents = PackContents(
+            conversation=conversation,
+            items=items,
+            transcript=await self.repository.transcript(conversation_id),
+            labels={key: value for key, value in labels.items() if isinstance(value, str)},
+            generated_at=self.clock().timestamp(),
+        )
+        return build_pack(contents)
 
     async def forget(self, event: Inbound) -> None:
         """Delete everything about the person behind this event (used by channels directly)."""

@@ -68,6 +68,7 @@ def machine_config(spec: FlowSpec) -> dict[str, Any]:
 class CompiledFlow:
     spec: FlowSpec
     machine: Machine
+    _reach: dict[str, set[str]] | None = None
 
     @classmethod
     def compile(cls, spec: FlowSpec) -> CompiledFlow:
@@ -79,6 +80,20 @@ class CompiledFlow:
 
     def state(self, name: str) -> StateSpec:
         return self.spec.states[name]
+
+    def reaches(self, start: str, target: str) -> bool:
+        """Whether `target` can come after `start` (ignoring conditions)."""
+        if self._reach is None:
+            self._reach = {}
+        if start not in self._reach:
+            seen, todo = {start}, [start]
+            while todo:
+                for choice in self.spec.states[todo.pop()].choices:
+                    if choice.to in self.spec.states and choice.to not in seen:
+                        seen.add(choice.to)
+                        todo.append(choice.to)
+            self._reach[start] = seen
+        return target in self._reach[start]
 
     def options(self, state: str, profile: Profile) -> list[ChoiceSpec]:
         return [

@@ -39,6 +39,7 @@ class StateSpec(BaseModel):
     when: str | None = None  # skipped (follows `next`) unless this predicate holds
     show: list[str] = Field(default_factory=list)  # directory kinds to list here
     handoff: str | None = None  # a reason code: this step asks for a person
+    collect: bool = False  # an evidence step: typed text is kept as evidence, files accepted
     upload: str | None = None  # a text key inviting evidence files (adults only)
     final: bool = False
 

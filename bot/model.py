@@ -15,7 +15,17 @@ class EventKind(StrEnum):
     START = "start"  # a new chat, /start, or the widget opening
     TEXT = "text"  # something the person typed
     CHOICE = "choice"  # a button the person tapped (text holds the option id)
+    UPLOAD = "upload"  # a file sent as evidence (in `attachment`)
     UNSUPPORTED = "unsupported"  # stickers, voice, location...: answered kindly, changes nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str  # as the person's device named it; sealed at rest, never trusted for the type
+    data: bytes
+
+    def __repr__(self) -> str:  # never put a file's bytes or name into a log or traceback
+        return f"Attachment(<{len(self.data)} bytes>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +38,7 @@ class Inbound:
     kind: EventKind
     text: str = ""
     payload: str = ""  # deep-link payload that came with START
+    attachment: Attachment | None = None
 
     @property
     def conversation_key(self) -> str:
@@ -112,6 +123,10 @@ class Conversation:
     pending: dict[str, str] | None = None
     address: str = ""  # the channel's way to reach the person (e.g. a chat id); sealed at rest
     turns: int = 0
+    # Details found in what they typed: {"id", "kind", "value", "status": pending|confirmed}.
+    indicators: list[dict[str, str]] = field(default_factory=list)
+    evidence_count: int = 0
+    evidence_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +134,23 @@ class TranscriptEntry:
     at: float
     inbound: str  # what the person typed, or the label of what they tapped
     outbound: tuple[str, ...]  # what the bot said
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvidence:
+    """An item to keep: the original bytes, unchanged, with their hash and arrival time."""
+
+    id: str
+    kind: Literal["file", "text"]
+    media_type: str
+    name: str
+    data: bytes
+    sha256: str
+    received_at: float  # UTC seconds
+    channel: str
+
+    def __repr__(self) -> str:
+        return f"NewEvidence(id={self.id}, {self.media_type}, <{len(self.data)} bytes>)"
 
 
 @dataclass(slots=True)
@@ -130,6 +162,7 @@ class Decision:
     transcript: TranscriptEntry | None = None
     handoffs: list[Handoff] = field(default_factory=list)
     erase: bool = False  # wipe every row about this conversation before writing anything
+    evidence: list[NewEvidence] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

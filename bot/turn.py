@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from typing import TYPE_CHECKING
 
+from bot.evidence.indicators import extract, looks_like_mass_phishing
+from bot.evidence.items import MAX_BYTES, MAX_INDICATORS, MAX_ITEMS, new_item, short
+from bot.evidence.sniff import sniff
 from bot.flowspec import FLOW_TARGET, ChoiceSpec, StateSpec
 from bot.model import (
     Choices,
@@ -20,6 +24,7 @@ from bot.model import (
     EventKind,
     Handoff,
     Inbound,
+    NewEvidence,
     Option,
     Pause,
     Priority,
@@ -70,6 +75,10 @@ _GO_ON = frozenset(
 SYS_GUESS_YES, SYS_GUESS_NO = "sys_guess_yes", "sys_guess_no"
 SYS_DELETE_YES, SYS_DELETE_NO = "sys_delete_yes", "sys_delete_no"
 SYS_RESTART = "sys_restart"
+SYS_KEEP_ALL, SYS_REMOVE = "sys_ind_keep", "sys_ind_rm_"
+EVIDENCE_STEP = "evidence"  # each pattern flow's own evidence step, after "keep evidence"
+EVIDENCE_LATER = "evidence_later"  # the tail fragment's evidence step, in every pattern flow
+TAIL_START = "support"
 MAX_ENTER_HOPS = 50
 
 
@@ -86,6 +95,7 @@ class Turn:
         self.handoffs: list[Handoff] = []
         self.said: list[str] = []
         self.heard = ""
+        self.evidence: list[NewEvidence] = []
 
     # --- the decision --------------------------------------------------------------------------
 
@@ -110,6 +120,8 @@ class Turn:
             return self._welcome_back()
         if self.event.kind is EventKind.UNSUPPORTED:
             return self._resume("sys.unsupported")
+        if self.event.kind is EventKind.UPLOAD:
+            return self._upload()
         if self.event.kind is EventKind.CHOICE:
             return self._choice(text)
         if not text:
@@ -166,6 +178,7 @@ class Turn:
             effects=self.effects,
             transcript=entry if transcript else None,
             handoffs=self.handoffs,
+            evidence=self.evidence,
         )
 
     def _resume(self, key: str | None) -> Decision:
@@ -222,6 +235,8 @@ class Turn:
             return self._finish()
         if command == "language":
             return self._resume("sys.language")
+        if command == "evidence":
+            return self._to_evidence_step(None)
         return self._resume("sys.help")
 
     def _ask_for_person(self) -> None:
@@ -250,6 +265,9 @@ class Turn:
 
     def _ask_pending_again(self) -> None:
         pending = self.conv.pending or {}
+        if pending.get("kind") == "indicators":
+            self._indicator_options()
+            return
         if pending.get("kind") == "delete":
             yes, no = (SYS_DELETE_YES, "sys.opt_delete_yes"), (SYS_DELETE_NO, "sys.opt_delete_no")
         else:
@@ -257,6 +275,12 @@ class Turn:
         self.effects.append(Choices((Option(yes[0], self.t(yes[1])), Option(no[0], self.t(no[1])))))
 
     def _answer_pending(self, text: str) -> Decision:
+        if (self.conv.pending or {}).get("kind") == "indicators":
+            folded = normalise(text)
+            if folded in ("keep all", "keep", "keep them", "yes", "ok", "all good"):
+                return self._keep_indicators()
+            self.conv.pending = None  # anything else is more evidence, or an answer to the step
+            return self._typed(text)
         answer = read_yes_no(text)
         if answer is None:
             # They typed something else: drop the question and read it as a fresh answer.
@@ -286,9 +310,148 @@ class Turn:
         extra = {"age": pending["age"]} if pending.get("age") else {}
         return self._advance(choice, extra)
 
+    # --- evidence --------------------------------------------------------------------------------
+
+    def _to_evidence_step(self, notice: str | None) -> Decision:
+        """Go to an evidence step without skipping any advice still to come."""
+        flow, here = self.flow, self.conv.state
+        if flow.spec.kind != "pattern" or EVIDENCE_LATER not in flow.spec.states:
+            return self._resume("evidence.after_intake")
+        if self.state.collect:
+            return self._resume(None)
+        if EVIDENCE_STEP in flow.spec.states and flow.reaches(here, EVIDENCE_STEP):
+            return self._resume("evidence.soon")  # it is a step or two ahead
+        if notice:
+            self.say(self.t(notice), "notice")
+        self.conv.pending = None
+        in_tail = TAIL_START in flow.spec.states and flow.reaches(TAIL_START, here)
+        # Past the flow's own step but still in the advice: go back to it (its "I'm finished"
+        # continues the advice) rather than to the goodbye's evidence step, which ends there.
+        self._enter(
+            EVIDENCE_LATER if in_tail or EVIDENCE_STEP not in flow.spec.states else EVIDENCE_STEP
+        )
+        return self._finish()
+
+    def _upload(self) -> Decision:
+        attachment = self.event.attachment
+        if attachment is None:
+            return self._resume("sys.unsupported")
+        self.heard = f"[a file, {len(attachment.data)} bytes]"
+        if self.profile.age_band is None:
+            return self._resume("evidence.not_now")
+        if young(self.profile):
+            # Under-18s are never asked for images, and nothing they send is kept.
+            return self._resume("evidence.no_images_young")
+        if not self.state.collect:
+            # Nothing is kept before the step that says plainly what not to send.
+            return self._to_evidence_step("evidence.not_yet")
+        verdict = sniff(attachment.data)
+        if verdict.media_type is None:
+            key = "evidence.refused_too_big" if verdict.reason == "too_big" else "evidence.refused"
+            return self._resume(key)
+        if not self._room_for(len(attachment.data)):
+            return self._resume("evidence.quota")
+        item = new_item(
+            "file",
+            verdict.media_type,
+            attachment.name,
+            attachment.data,
+            self.event.channel,
+            self.now.timestamp(),
+        )
+        self._keep(item)
+        self.say(self.t("evidence.saved_file", sha=item.sha256[:12]))
+        self._show_options()
+        return self._finish()
+
+    def _room_for(self, size: int) -> bool:
+        return self.conv.evidence_count < MAX_ITEMS and self.conv.evidence_bytes + size <= MAX_BYTES
+
+    def _keep(self, item: NewEvidence) -> None:
+        self.evidence.append(item)
+        self.conv.evidence_count += 1
+        self.conv.evidence_bytes += len(item.data)
+
+    def _collect_text(self, text: str) -> Decision:
+        data = text.encode("utf-8")
+        if not self._room_for(len(data)):
+            return self._resume("evidence.quota")
+        self._keep(
+            new_item(
+                "text", "text/plain", "typed.txt", data, self.event.channel, self.now.timestamp()
+            )
+        )
+        if looks_like_mass_phishing(text):
+            self.say(self.t("evidence.mass_phishing"), "notice")
+        known = {(i["kind"], i["value"]) for i in self.conv.indicators}
+        found = [i for i in extract(text) if (i.kind, i.value) not in known]
+        room = MAX_INDICATORS - len(self.conv.indicators)
+        for indicator in found[: max(room, 0)]:
+            self.conv.indicators.append(
+                {
+                    "id": uuid.uuid4().hex[:8],
+                    "kind": indicator.kind,
+                    "value": indicator.value,
+                    "status": "pending",
+                }
+            )
+        if not found:
+            self.say(self.t("evidence.saved_text"))
+            self._show_options()
+            return self._finish()
+        self.conv.pending = {"kind": "indicators"}
+        self._read_back()
+        return self._finish()
+
+    def _pending_indicators(self) -> list[dict[str, str]]:
+        return [i for i in self.conv.indicators if i["status"] == "pending"]
+
+    def _read_back(self) -> None:
+        lines = [
+            f"{number}. {self.t('ind.' + i['kind'])}: {short(i['value'], 80)}"
+            for number, i in enumerate(self._pending_indicators(), start=1)
+        ]
+        for message in pack(self.t("evidence.found"), lines):
+            self.say(message)
+        self.say(self.t("evidence.found_question"))
+        self._indicator_options()
+
+    def _indicator_options(self) -> None:
+        options = [Option(SYS_KEEP_ALL, self.t("evidence.opt_keep_all"))]
+        for number, indicator in enumerate(self._pending_indicators()[:8], start=1):
+            label = self.t(
+                "evidence.opt_remove", number=str(number), value=short(indicator["value"], 30)
+            )
+            options.append(Option(SYS_REMOVE + indicator["id"], label))
+        self.effects.append(Choices(tuple(options)))
+
+    def _keep_indicators(self) -> Decision:
+        for indicator in self._pending_indicators():
+            indicator["status"] = "confirmed"
+        self.conv.pending = None
+        return self._resume("evidence.kept")
+
+    def _remove_indicator(self, indicator_id: str) -> Decision:
+        before = len(self.conv.indicators)
+        self.conv.indicators = [i for i in self.conv.indicators if i["id"] != indicator_id]
+        if len(self.conv.indicators) == before:
+            return self._resume("sys.stale")
+        self.say(self.t("evidence.removed"), "notice")
+        if self._pending_indicators():
+            self._read_back()
+            return self._finish()
+        self.conv.pending = None
+        return self._resume("evidence.kept")
+
     # --- answers within the flow ---------------------------------------------------------
 
     def _choice(self, option_id: str) -> Decision:
+        if option_id == SYS_KEEP_ALL or option_id.startswith(SYS_REMOVE):
+            if (self.conv.pending or {}).get("kind") != "indicators":
+                return self._resume("sys.stale")
+            if option_id == SYS_KEEP_ALL:
+                return self._keep_indicators()
+            return self._remove_indicator(option_id[len(SYS_REMOVE) :])
         if option_id in (SYS_GUESS_YES, SYS_GUESS_NO, SYS_DELETE_YES, SYS_DELETE_NO):
             expected = "delete" if option_id.startswith("sys_delete") else "guess"
             if self.conv.pending is None or self.conv.pending.get("kind") != expected:
@@ -316,6 +479,8 @@ class Turn:
         by_id = {choice.id: choice for choice in options}
         if "next" in by_id and folded in _GO_ON:
             return self._advance(by_id["next"], {})
+        if self.state.collect:
+            return self._collect_text(text)
         expect = self.state.expect
         if expect == "yesno":
             answer = read_yes_no(text)
@@ -324,6 +489,8 @@ class Turn:
         elif expect is not None:
             reading = _READERS[expect](text)
             if reading is not None:
+                if expect == "pattern" and looks_like_mass_phishing(text):
+                    self.say(self.t("evidence.mass_phishing"), "notice")
                 return self._understood(reading, options)
             if expect == "pattern":
                 return self._resume("sys.reask_pattern")
@@ -404,6 +571,6 @@ class Turn:
         if spec.handoff:
             self._ask_for_person()
         # Under-18s (and anyone whose age we don't know) are never asked to upload anything.
-        if spec.upload and not young(self.profile):
+        if spec.upload and spec.collect and not young(self.profile):
             self.effects.append(RequestUpload(self.t(spec.upload)))
         self._show_options()

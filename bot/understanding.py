@@ -95,6 +95,7 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     ),
     "help": ("/help", "help", "?", "menu", "commands", "what can i do", "options"),
     "language": ("/language", "language", "change language"),
+    "evidence": ("/evidence", "evidence", "add evidence", "save evidence", "keep evidence"),
 }
 _COMMAND_OF = {
     normalise(phrase) if phrase[0].isalpha() else phrase: command

@@ -35,7 +35,7 @@ def engine(content: Content, keyring: Keyring) -> Engine:
 async def sqlite_engine(
     content: Content, keyring: Keyring, tmp_path: Path
 ) -> AsyncIterator[Engine]:
-    repository = SqliteRepository(tmp_path / "bot.db", keyring.store)
+    repository = SqliteRepository(tmp_path / "bot.db", keyring)
     await repository.open()
     yield Engine(content, repository, keyring, clock=lambda: MONDAY_AFTERNOON)
     await repository.close()

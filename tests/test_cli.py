@@ -31,10 +31,10 @@ def data(tmp_path: Path) -> Path:
 
 
 def test_a_whole_conversation_by_number_label_and_words(data: Path) -> None:
-    # Nine "Go on" taps through the images-shared flow, then an answer typed as its label.
-    out = _chat(
-        data, "1\nI'm 27\nEngland\nMy images have been shared\n" + "1\n" * 9 + "i'm done for now\n"
-    )
+    # "Go on" taps through the images-shared flow; answers typed as labels skip the evidence
+    # step and end the conversation.
+    script = "1\nI'm 27\nEngland\nMy images have been shared\n" + "1\n" * 5 + "not now\n"
+    out = _chat(data, script + "1\n" * 4 + "i'm done for now\n")
     assert "bot> First, how old are you?" in out
     assert "   1) OK, let's start" in out
     assert "StopNCII" in out and "police on 101" in out

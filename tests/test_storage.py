@@ -24,7 +24,7 @@ def _files(directory: Path) -> bytes:
 
 
 async def _open(content: Content, path: Path, keyring: Keyring) -> tuple[Engine, SqliteRepository]:
-    repository = SqliteRepository(path, keyring.store)
+    repository = SqliteRepository(path, keyring)
     await repository.open()
     return Engine(content, repository, keyring, clock=lambda: MONDAY_AFTERNOON), repository
 

@@ -6,13 +6,17 @@ Choices are numbered; a person can answer with the number, the label, or their o
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 from bot.engine import Engine
+from bot.evidence.sniff import MAX_FILE_BYTES
 from bot.model import (
+    Attachment,
     Choices,
     Effect,
     End,
@@ -81,7 +85,7 @@ class TerminalChat:
                     "this terminal demo]"
                 )
             elif isinstance(effect, RequestUpload):
-                self._print(f"bot> {effect.prompt}")
+                self._print(f"bot> {effect.prompt} (type /upload PATH)")
             elif isinstance(effect, End):
                 self.closed = True
         self.out.flush()
@@ -102,4 +106,40 @@ class TerminalChat:
                 break
             if self.echo and not interactive:
                 self._print(f"you> {line.rstrip()}")
-            await self.send(self.to_event(line.rstrip("\n")))
+            await self.line(line.rstrip("\n"))
+
+    async def line(self, text: str) -> None:
+        """One typed line: `/upload PATH` and `/export PATH` are this channel's own commands."""
+        command, _, argument = text.strip().partition(" ")
+        if command == "/upload" and argument:
+            await self.upload(Path(argument.strip()).expanduser())
+        elif command == "/export" and argument:
+            await self.export(Path(argument.strip()).expanduser())
+        else:
+            await self.send(self.to_event(text))
+
+    async def upload(self, path: Path) -> None:
+        try:
+            with path.open("rb") as handle:
+                # One byte more than the limit is enough to know it is too big.
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            self._print(f"   [cannot read {path}]")
+            return
+        attachment = Attachment(path.name, data)
+        event = Inbound(CHANNEL, self.user, uuid.uuid4().hex, EventKind.UPLOAD, "", "", attachment)
+        await self.send(event)
+
+    async def export(self, path: Path) -> None:
+        pack = await self.engine.export_pack(
+            self.engine.keyring.conversation_id(f"{CHANNEL}:{self.user}")
+        )
+        if pack is None:
+            self._print("   [nothing to export yet]")
+            return
+        path.write_bytes(pack)
+        os.chmod(path, 0o600)
+        self._print(
+            f"   [your evidence pack is in {path}; check it with: "
+            f"supportbot evidence verify {path}]"
+        )

@@ -22,6 +22,27 @@ class HandoffRecord:
     status: str
 
 
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    id: str
+    conversation_id: str
+    kind: str
+    media_type: str
+    size: int
+    sha256: str
+    received_at: float
+    channel: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    conversations: int
+    evidence_files: int
+    orphan_files: int
+    inbox_rows: int
+
+
 class Repository(Protocol):
     async def open(self) -> None: ...
 
@@ -42,5 +63,16 @@ class Repository(Protocol):
     async def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]: ...
 
     async def erase(self, conversation_id: str) -> None:
-        """Remove every row about this conversation, for real."""
+        """Remove every row and evidence file about this conversation, for real."""
+        ...
+
+    async def evidence_items(self, conversation_id: str) -> list[EvidenceRecord]: ...
+
+    async def evidence_data(self, record: EvidenceRecord) -> bytes:
+        """The original bytes of an item, decrypted."""
+        ...
+
+    async def purge(self, idle_before: float, inbox_before: float) -> PurgeReport:
+        """Erase conversations with no activity since `idle_before`, evidence files with no row,
+        and processed-event ids older than `inbox_before`."""
         ...

@@ -29,6 +29,9 @@ def conversation_to_dict(conversation: Conversation) -> dict[str, Any]:
         "pending": conversation.pending,
         "address": conversation.address,
         "turns": conversation.turns,
+        "indicators": conversation.indicators,
+        "evidence_count": conversation.evidence_count,
+        "evidence_bytes": conversation.evidence_bytes,
     }
 
 
@@ -46,12 +49,24 @@ def conversation_from_dict(data: dict[str, Any]) -> Conversation:
         pending=dict(data["pending"]) if data["pending"] is not None else None,
         address=data["address"],
         turns=data["turns"],
+        indicators=[dict(item) for item in data.get("indicators", [])],
+        evidence_count=data.get("evidence_count", 0),
+        evidence_bytes=data.get("evidence_bytes", 0),
     )
 
 
 def secret_part(data: dict[str, Any]) -> bytes:
     """The fields that are sealed at rest (everything but the category columns)."""
-    keep = ("profile", "answers", "pending", "address", "turns")
+    keep = (
+        "profile",
+        "answers",
+        "pending",
+        "address",
+        "turns",
+        "indicators",
+        "evidence_count",
+        "evidence_bytes",
+    )
     return json.dumps({name: data[name] for name in keep}, separators=(",", ":")).encode()
 
 

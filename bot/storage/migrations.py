@@ -43,10 +43,27 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX handoffs_conversation ON handoffs (conversation_id);
     """,
+    # 2: the evidence vault. Files live encrypted on disk; each row holds the item's wrapped key.
+    """
+    CREATE TABLE evidence (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        channel TEXT NOT NULL,
+        sealed_name BLOB NOT NULL,
+        wrapped_key BLOB NOT NULL
+    );
+    CREATE INDEX evidence_conversation ON evidence (conversation_id);
+    """,
 ]
 
 # Every table holding rows about a person, keyed by conversation id: erasure covers all of them.
 PERSONAL_TABLES: dict[str, str] = {
+    "evidence": "conversation_id",
     "transcript": "conversation_id",
     "handoffs": "conversation_id",
     "conversations": "id",

@@ -23,9 +23,10 @@ from typing import Any
 
 import aiosqlite
 
-from bot.crypto import Sealer
-from bot.model import Conversation, Decision, Outcome, TranscriptEntry
-from bot.storage.base import Decide, HandoffRecord
+from bot.crypto import Keyring
+from bot.model import Conversation, Decision, NewEvidence, Outcome, TranscriptEntry
+from bot.storage.base import Decide, EvidenceRecord, HandoffRecord, PurgeReport
+from bot.storage.blobs import BlobStore
 from bot.storage.codec import (
     conversation_from_dict,
     conversation_to_dict,
@@ -69,6 +70,7 @@ class _Plan:
     transcript: dict[str, list[tuple[int, TranscriptEntry]]] = field(default_factory=dict)
     handoffs: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
     inbox: list[tuple[str, float]] = field(default_factory=list)
+    evidence: dict[str, list[NewEvidence]] = field(default_factory=dict)
 
     def add(self, conversation_id: str, event_key: str, decision: Decision, now: float) -> None:
         conversation = decision.conversation
@@ -76,6 +78,7 @@ class _Plan:
             self.wiped.add(conversation_id)
             self.transcript.pop(conversation_id, None)
             self.handoffs.pop(conversation_id, None)
+            self.evidence.pop(conversation_id, None)
         self.final[conversation_id] = (
             conversation_to_dict(conversation) if conversation is not None else None
         )
@@ -88,6 +91,8 @@ class _Plan:
                 self.handoffs.setdefault(conversation_id, []).append(
                     (handoff.priority, handoff.reason, now)
                 )
+            if decision.evidence:
+                self.evidence.setdefault(conversation_id, []).extend(decision.evidence)
         self.inbox.append((event_key, now))
 
 
@@ -111,9 +116,10 @@ class _EarlierBatchFailed(RuntimeError):
 
 
 class SqliteRepository:
-    def __init__(self, path: Path, sealer: Sealer, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, path: Path, keyring: Keyring, *, max_batch: int = MAX_BATCH) -> None:
         self.path = path
-        self.sealer = sealer
+        self.sealer = keyring.store
+        self.blobs = BlobStore(path.parent / "evidence", keyring.evidence)
         self.max_batch = max_batch
         self._db: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -297,9 +303,31 @@ class SqliteRepository:
                 job.future.set_exception(exc)
 
     async def _write(self, db: aiosqlite.Connection, plan: _Plan) -> None:
+        items = [(cid, item) for cid, group in plan.evidence.items() for item in group]
+        evidence_rows = []
+        for cid, item in items:
+            wrapped, blob = self.blobs.seal(item.id, item.data)
+            # The file is on disk (fsynced) before its row commits; a crash in between leaves
+            # an unreadable orphan that purge removes.
+            await asyncio.to_thread(self.blobs.write, item.id, blob)
+            evidence_rows.append(
+                (
+                    item.id,
+                    cid,
+                    item.kind,
+                    item.media_type,
+                    len(item.data),
+                    item.sha256,
+                    item.received_at,
+                    item.channel,
+                    self.sealer.seal(item.name.encode(), f"n:{item.id}"),
+                    wrapped,
+                )
+            )
+        removed: list[str] = []
         try:
             if plan.wiped:
-                await _delete_personal(db, plan.wiped)
+                removed = await _delete_personal(db, plan.wiped)
             upserts = [self._row(data) for data in plan.final.values() if data is not None]
             if upserts:
                 await db.executemany(_UPSERT_CONVERSATION, upserts)
@@ -321,11 +349,17 @@ class SqliteRepository:
                     "VALUES (?, ?, ?, ?)",
                     handoffs,
                 )
+            if evidence_rows:
+                await db.executemany(_INSERT_EVIDENCE, evidence_rows)
             await db.executemany("INSERT INTO inbox (event_key, at) VALUES (?, ?)", plan.inbox)
             await db.commit()
         except BaseException:
             await db.rollback()
+            for _, item in items:
+                self.blobs.remove(item.id)
             raise
+        for item_id in removed:
+            self.blobs.remove(item_id)
         if plan.wiped:
             # Old page images of erased rows can linger in the WAL until a checkpoint.
             await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -422,7 +456,63 @@ class SqliteRepository:
             return [HandoffRecord(*row) for row in await cursor.fetchall()]
 
     async def erase(self, conversation_id: str) -> None:
-        await self.submit(lambda db: _delete_personal(db, {conversation_id}), checkpoint=True)
+        removed = await self.submit(
+            lambda db: _delete_personal(db, {conversation_id}), checkpoint=True
+        )
+        for item_id in removed:
+            self.blobs.remove(item_id)
+
+    async def evidence_items(self, conversation_id: str) -> list[EvidenceRecord]:
+        rows = await self._read.execute_fetchall(
+            "SELECT id, conversation_id, kind, media_type, size, sha256, received_at, channel, "
+            "sealed_name FROM evidence WHERE conversation_id = ? ORDER BY received_at, id",
+            (conversation_id,),
+        )
+        return [
+            EvidenceRecord(
+                id=row[0],
+                conversation_id=row[1],
+                kind=row[2],
+                media_type=row[3],
+                size=row[4],
+                sha256=row[5],
+                received_at=row[6],
+                channel=row[7],
+                name=self.sealer.open(row[8], f"n:{row[0]}").decode(),
+            )
+            for row in rows
+        ]
+
+    async def evidence_data(self, record: EvidenceRecord) -> bytes:
+        rows = list(
+            await self._read.execute_fetchall(
+                "SELECT wrapped_key FROM evidence WHERE id = ?", (record.id,)
+            )
+        )
+        if not rows:
+            raise KeyError("no such evidence item")
+        return await asyncio.to_thread(self.blobs.read, record.id, rows[0][0])
+
+    async def purge(self, idle_before: float, inbox_before: float) -> PurgeReport:
+        async def work(db: aiosqlite.Connection) -> tuple[int, list[str], int]:
+            rows = await db.execute_fetchall(
+                "SELECT id FROM conversations WHERE updated_at < ?", (idle_before,)
+            )
+            stale = {row[0] for row in rows}
+            removed = await _delete_personal(db, stale) if stale else []
+            cursor = await db.execute("DELETE FROM inbox WHERE at < ?", (inbox_before,))
+            return len(stale), removed, cursor.rowcount
+
+        count, removed, inbox_rows = await self.submit(work, checkpoint=True)
+        for item_id in removed:
+            self.blobs.remove(item_id)
+        # Files with no row: left by a crash between writing a file and committing its row.
+        known = {row[0] for row in await self._read.execute_fetchall("SELECT id FROM evidence")}
+        orphans = self.blobs.stored_ids() - known
+        for item_id in orphans:
+            self.blobs.remove(item_id)
+            self.blobs.path(item_id).with_suffix(".tmp").unlink(missing_ok=True)
+        return PurgeReport(count, len(removed), len(orphans), inbox_rows)
 
     async def prune_inbox(self, older_than: float) -> int:
         async def work(db: aiosqlite.Connection) -> int:
@@ -457,7 +547,20 @@ _UPSERT_CONVERSATION = (
 )
 
 
-async def _delete_personal(db: aiosqlite.Connection, conversation_ids: set[str]) -> None:
-    ids = [(cid,) for cid in conversation_ids]
+async def _delete_personal(db: aiosqlite.Connection, conversation_ids: set[str]) -> list[str]:
+    """Delete every row about these conversations; returns the evidence files to remove after
+    the transaction commits."""
+    ids = list(conversation_ids)
+    marks = ",".join("?" * len(ids))
+    rows = await db.execute_fetchall(
+        f"SELECT id FROM evidence WHERE conversation_id IN ({marks})", ids
+    )
     for table, column in PERSONAL_TABLES.items():
-        await db.executemany(f"DELETE FROM {table} WHERE {column} = ?", ids)
+        await db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(cid,) for cid in ids])
+    return [row[0] for row in rows]
+
+
+_INSERT_EVIDENCE = (
+    "INSERT INTO evidence (id, conversation_id, kind, media_type, size, sha256, received_at, "
+    "channel, sealed_name, wrapped_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)

@@ -43,11 +43,15 @@ def explore(engine: Engine, now: dt.datetime) -> Iterator[list[Step]]:
         copy.deepcopy(first.conversation),
     )
 
+    def is_final(step: Step) -> bool:
+        return engine.flows[step.flow].state(step.state).final
+
     def walk(path: list[Step]) -> Iterator[list[Step]]:
         here = path[-1]
-        if engine.flows[here.flow].state(here.state).final:
+        if is_final(here):
             yield path
-            return
+            if any(is_final(s) for s in path[:-1]):
+                return  # went on from a goodbye once already (e.g. to add evidence later)
         visited = {(s.flow, s.state) for s in path}
         for option in _options(here.effects):
             decision = engine.decide(
@@ -56,8 +60,11 @@ def explore(engine: Engine, now: dt.datetime) -> Iterator[list[Step]]:
             conversation = decision.conversation
             assert conversation is not None, f"option {option} at {here.flow}.{here.state} ended"
             key = (conversation.flow, conversation.state)
+            step = Step(key[0], key[1], decision.effects, conversation)
             if key in visited:
+                if is_final(step) and not is_final(here):
+                    yield [*path, step]  # back to the goodbye it went on from
                 continue  # a loop back (e.g. "safer" <-> "human"); the path ends elsewhere
-            yield from walk([*path, Step(key[0], key[1], decision.effects, conversation)])
+            yield from walk([*path, step])
 
     yield from walk([root])

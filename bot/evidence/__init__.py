@@ -1,0 +1,1 @@
+"""Evidence: what a person keeps to show the platform or the police (never intimate images)."""
