@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.directory import AGE_BANDS, NATIONS, Directory
+from bot.evidence.indicators import KINDS
 from bot.flowspec import CORE_ADVICE, FLOW_TARGET, FlowSpec, load_specs
 from bot.model import Profile
 from bot.predicates import PREDICATES, holds
@@ -78,6 +79,24 @@ ENGINE_KEYS = (
     "sys.too_long",
     "sys.unsupported",
     "sys.stale",
+    "evidence.saved_file",
+    "evidence.saved_text",
+    "evidence.found",
+    "evidence.found_question",
+    "evidence.opt_keep_all",
+    "evidence.opt_remove",
+    "evidence.kept",
+    "evidence.removed",
+    "evidence.mass_phishing",
+    "evidence.not_yet",
+    "evidence.soon",
+    "evidence.not_now",
+    "evidence.no_images_young",
+    "evidence.refused_too_big",
+    "evidence.refused",
+    "evidence.quota",
+    "evidence.after_intake",
+    *(f"ind.{kind}" for kind in KINDS),
 )
 SAMPLE_VALUES = {
     "answer": "Wales",
@@ -85,6 +104,8 @@ SAMPLE_VALUES = {
     "value": "0000",
     "keyword": "WORD",
     "hours": "24/7",
+    "sha": "0123456789ab",
+    "number": "8",
 }
 
 
