@@ -87,11 +87,16 @@ class Handoff:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverPack:
+    """The person asked for their evidence pack: the channel sends it (Engine.export_pack)."""
+
+
+@dataclass(frozen=True, slots=True)
 class End:
     forget: bool  # True: the conversation was deleted; the channel should clear what it shows
 
 
-Effect = Say | Choices | Pause | RequestUpload | Handoff | End
+Effect = Say | Choices | Pause | RequestUpload | Handoff | DeliverPack | End
 
 
 # --- the persisted conversation ----------------------------------------------------------------

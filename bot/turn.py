@@ -19,6 +19,7 @@ from bot.model import (
     Choices,
     Conversation,
     Decision,
+    DeliverPack,
     Effect,
     End,
     EventKind,
@@ -237,6 +238,13 @@ class Turn:
             return self._resume("sys.language")
         if command == "evidence":
             return self._to_evidence_step(None)
+        if command == "export":
+            if not (self.conv.evidence_count or self.conv.indicators):
+                return self._resume("evidence.nothing_yet")
+            self.say(self.t("evidence.pack_ready"), "notice")
+            self.effects.append(DeliverPack())
+            self._show_options()
+            return self._finish()
         return self._resume("sys.help")
 
     def _ask_for_person(self) -> None:

@@ -96,6 +96,16 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     "help": ("/help", "help", "?", "menu", "commands", "what can i do", "options"),
     "language": ("/language", "language", "change language"),
     "evidence": ("/evidence", "evidence", "add evidence", "save evidence", "keep evidence"),
+    "export": (
+        "/export",
+        "export",
+        "my evidence",
+        "get my evidence",
+        "evidence pack",
+        "download evidence",
+        "send me my evidence",
+        "my pack",
+    ),
 }
 _COMMAND_OF = {
     normalise(phrase) if phrase[0].isalpha() else phrase: command

@@ -96,6 +96,8 @@ ENGINE_KEYS = (
     "evidence.refused",
     "evidence.quota",
     "evidence.after_intake",
+    "evidence.pack_ready",
+    "evidence.nothing_yet",
     *(f"ind.{kind}" for kind in KINDS),
 )
 SAMPLE_VALUES = {

@@ -369,3 +369,15 @@ def test_terminal_upload_export_and_cli(tmp_path: Path) -> None:
         check=True,
     )
     assert "erased 0 conversation(s)" in done.stdout
+
+
+async def test_asking_for_my_pack(sqlite_engine: Engine) -> None:
+    from bot.model import DeliverPack
+
+    person = Person(sqlite_engine)
+    reply = await _to_evidence_step(person)
+    reply = await person.say("my evidence")
+    assert "Nothing has been kept yet" in reply.text
+    await _upload(person, png())
+    reply = await person.say("my evidence")
+    assert DeliverPack() in reply.effects and "a report you can show the police" in reply.text

@@ -18,6 +18,7 @@ from bot.evidence.sniff import MAX_FILE_BYTES
 from bot.model import (
     Attachment,
     Choices,
+    DeliverPack,
     Effect,
     End,
     EventKind,
@@ -86,6 +87,8 @@ class TerminalChat:
                 )
             elif isinstance(effect, RequestUpload):
                 self._print(f"bot> {effect.prompt} (type /upload PATH)")
+            elif isinstance(effect, DeliverPack):
+                self._print("   [type /export PATH to save your evidence pack to a file]")
             elif isinstance(effect, End):
                 self.closed = True
         self.out.flush()
