@@ -117,12 +117,15 @@ class Engine:
     ) -> Decision:
         return Turn(self, conversation, event, now).decide()
 
-    async def handle(self, event: Inbound) -> Outcome:
+    async def handle(self, event: Inbound, *, durable: bool = False) -> Outcome:
+        """Decide and store one event. `durable`: also keep the effects in the outbox until the
+        channel says they were delivered (for channels that must survive a crash mid-reply)."""
         now = self.clock()
         outcome = await self.repository.process(
             self.conversation_id(event),
             f"{event.channel}:{event.event_id}",
             partial(self.decide, event=event, now=now),
+            outbox=event.user_key if durable else None,
         )
         # Ids and counts only: never what the person wrote.
         log.debug(

@@ -23,6 +23,7 @@ class EventKind(StrEnum):
 class Attachment:
     name: str  # as the person's device named it; sealed at rest, never trusted for the type
     data: bytes
+    declared_size: int = 0  # what the platform said before download (too big: not downloaded)
 
     def __repr__(self) -> str:  # never put a file's bytes or name into a log or traceback
         return f"Attachment(<{len(self.data)} bytes>)"
@@ -174,3 +175,14 @@ class Decision:
 class Outcome:
     effects: tuple[Effect, ...]
     duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """Effects committed with their decision and not yet delivered (see Repository.outbox)."""
+
+    seq: int
+    event_key: str
+    conversation_id: str
+    address: str
+    effects: tuple[Effect, ...]

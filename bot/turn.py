@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.evidence.indicators import extract, looks_like_mass_phishing
 from bot.evidence.items import MAX_BYTES, MAX_INDICATORS, MAX_ITEMS, new_item, short
-from bot.evidence.sniff import sniff
+from bot.evidence.sniff import MAX_FILE_BYTES, sniff
 from bot.flowspec import FLOW_TARGET, ChoiceSpec, StateSpec
 from bot.model import (
     Choices,
@@ -76,6 +76,7 @@ _GO_ON = frozenset(
 SYS_GUESS_YES, SYS_GUESS_NO = "sys_guess_yes", "sys_guess_no"
 SYS_DELETE_YES, SYS_DELETE_NO = "sys_delete_yes", "sys_delete_no"
 SYS_RESTART = "sys_restart"
+SYS_EXIT = "sys_exit"  # a "Leave quickly" button a channel may add to every keyboard
 SYS_KEEP_ALL, SYS_REMOVE = "sys_ind_keep", "sys_ind_rm_"
 EVIDENCE_STEP = "evidence"  # each pattern flow's own evidence step, after "keep evidence"
 EVIDENCE_LATER = "evidence_later"  # the tail fragment's evidence step, in every pattern flow
@@ -353,6 +354,8 @@ class Turn:
         if not self.state.collect:
             # Nothing is kept before the step that says plainly what not to send.
             return self._to_evidence_step("evidence.not_yet")
+        if attachment.declared_size > MAX_FILE_BYTES:
+            return self._resume("evidence.refused_too_big")
         verdict = sniff(attachment.data)
         if verdict.media_type is None:
             key = "evidence.refused_too_big" if verdict.reason == "too_big" else "evidence.refused"
@@ -467,6 +470,8 @@ class Turn:
             return self._settle_pending(option_id in (SYS_GUESS_YES, SYS_DELETE_YES))
         if option_id == SYS_RESTART:
             return self._restart()
+        if option_id == SYS_EXIT:
+            return self._forget("sys.exit")
         choice = next(
             (c for c in self.flow.options(self.conv.state, self.profile) if c.id == option_id),
             None,

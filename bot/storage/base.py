@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.model import Conversation, Decision, Outcome, TranscriptEntry
+from bot.model import Conversation, Decision, OutboxEntry, Outcome, TranscriptEntry
 
 # Called inside the repository's transaction with the stored conversation (None if new).
 Decide = Callable[[Conversation | None], Decision]
@@ -43,16 +43,42 @@ class PurgeReport:
     inbox_rows: int
 
 
+class ChannelStore(Protocol):
+    """What a channel that must not lose or repeat anything keeps (SQLite implements it)."""
+
+    async def inbox_put(self, channel: str, update_id: int, raw: bytes) -> bool:
+        """Keep a raw platform update (sealed) until handled; False if already kept."""
+        ...
+
+    async def inbox_pending(self, channel: str) -> list[tuple[int, bytes]]: ...
+
+    async def inbox_done(self, channel: str, update_id: int) -> None: ...
+
+    async def outbox(self) -> list[OutboxEntry]: ...
+
+    async def outbox_done(self, seq: int) -> None: ...
+
+    async def messages_add(self, conversation_id: str, message_ids: list[int]) -> None: ...
+
+    async def messages_take(self, conversation_id: str) -> list[int]:
+        """The chat's message ids, removed from storage."""
+        ...
+
+
 class Repository(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
-    async def process(self, conversation_id: str, event_key: str, decide: Decide) -> Outcome:
+    async def process(
+        self, conversation_id: str, event_key: str, decide: Decide, *, outbox: str | None = None
+    ) -> Outcome:
         """Run `decide` and store its result atomically, once per `event_key`.
 
         A second call with an `event_key` already processed changes nothing and returns an
-        Outcome with `duplicate=True` and no effects.
+        Outcome with `duplicate=True` and no effects. With `outbox` (the channel's address for
+        the person), the effects are also stored in the outbox in the same transaction, to be
+        delivered and then released with `outbox_done`.
         """
         ...
 

@@ -26,7 +26,9 @@ class MemoryRepository:
     async def close(self) -> None:
         return None
 
-    async def process(self, conversation_id: str, event_key: str, decide: Decide) -> Outcome:
+    async def process(
+        self, conversation_id: str, event_key: str, decide: Decide, *, outbox: str | None = None
+    ) -> Outcome:
         async with self._lock:
             if event_key in self._seen:
                 return Outcome((), duplicate=True)

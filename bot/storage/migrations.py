@@ -59,6 +59,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX evidence_conversation ON evidence (conversation_id);
     """,
+    # 3: channels. Raw platform updates are sealed and kept until handled (nothing is lost if
+    # the process dies after acknowledging them); effects wait in the outbox until delivered;
+    # the chat's message ids are kept so a quick exit can delete the messages.
+    """
+    CREATE TABLE channel_inbox (
+        channel TEXT NOT NULL,
+        update_id INTEGER NOT NULL,
+        received_at REAL NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (channel, update_id)
+    );
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_key TEXT NOT NULL UNIQUE,
+        conversation_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        sealed BLOB NOT NULL
+    );
+    CREATE TABLE channel_messages (
+        conversation_id TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (conversation_id, message_id)
+    );
+    """,
 ]
 
 # Every table holding rows about a person, keyed by conversation id: erasure covers all of them.

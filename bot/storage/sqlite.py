@@ -23,8 +23,9 @@ from typing import Any
 
 import aiosqlite
 
+from bot import effects_codec
 from bot.crypto import Keyring
-from bot.model import Conversation, Decision, NewEvidence, Outcome, TranscriptEntry
+from bot.model import Conversation, Decision, NewEvidence, OutboxEntry, Outcome, TranscriptEntry
 from bot.storage.base import Decide, EvidenceRecord, HandoffRecord, PurgeReport
 from bot.storage.blobs import BlobStore
 from bot.storage.codec import (
@@ -47,6 +48,7 @@ class _Process:
     event_key: str
     decide: Decide
     future: asyncio.Future[Outcome]
+    outbox: str | None = None
 
 
 @dataclass
@@ -71,6 +73,7 @@ class _Plan:
     handoffs: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
     inbox: list[tuple[str, float]] = field(default_factory=list)
     evidence: dict[str, list[NewEvidence]] = field(default_factory=dict)
+    outbox: list[tuple[str, str, float, bytes]] = field(default_factory=list)
 
     def add(self, conversation_id: str, event_key: str, decision: Decision, now: float) -> None:
         conversation = decision.conversation
@@ -272,6 +275,10 @@ class SqliteRepository:
                 continue
             seen.add(job.event_key)
             plan.add(job.conversation_id, job.event_key, decision, now)
+            if job.outbox is not None and decision.effects:
+                blob = effects_codec.dumps(job.outbox, decision.effects)
+                sealed = self.sealer.seal(blob, f"o:{job.event_key}")
+                plan.outbox.append((job.event_key, job.conversation_id, now, sealed))
             cache[job.conversation_id] = plan.final[job.conversation_id]
             results.append(Outcome(tuple(decision.effects)))
         return _Inflight(batch, results, plan)
@@ -351,6 +358,12 @@ class SqliteRepository:
                 )
             if evidence_rows:
                 await db.executemany(_INSERT_EVIDENCE, evidence_rows)
+            if plan.outbox:
+                await db.executemany(
+                    "INSERT INTO outbox (event_key, conversation_id, created_at, sealed) "
+                    "VALUES (?, ?, ?, ?)",
+                    plan.outbox,
+                )
             await db.executemany("INSERT INTO inbox (event_key, at) VALUES (?, ?)", plan.inbox)
             await db.commit()
         except BaseException:
@@ -413,10 +426,85 @@ class SqliteRepository:
 
     # --- the interface ---------------------------------------------------------------------------
 
-    async def process(self, conversation_id: str, event_key: str, decide: Decide) -> Outcome:
+    async def process(
+        self, conversation_id: str, event_key: str, decide: Decide, *, outbox: str | None = None
+    ) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Process(conversation_id, event_key, decide, future))
+        await self._queue.put(_Process(conversation_id, event_key, decide, future, outbox))
         return await future
+
+    # --- ChannelStore ----------------------------------------------------------------------------
+
+    async def inbox_put(self, channel: str, update_id: int, raw: bytes) -> bool:
+        sealed = self.sealer.seal(raw, f"u:{channel}:{update_id}")
+
+        async def work(db: aiosqlite.Connection) -> bool:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO channel_inbox (channel, update_id, received_at, sealed) "
+                "VALUES (?, ?, ?, ?)",
+                (channel, update_id, time.time(), sealed),
+            )
+            return cursor.rowcount == 1
+
+        return bool(await self.submit(work))
+
+    async def inbox_pending(self, channel: str) -> list[tuple[int, bytes]]:
+        rows = await self._read.execute_fetchall(
+            "SELECT update_id, sealed FROM channel_inbox WHERE channel = ? ORDER BY update_id",
+            (channel,),
+        )
+        return [(uid, self.sealer.open(sealed, f"u:{channel}:{uid}")) for uid, sealed in rows]
+
+    async def inbox_done(self, channel: str, update_id: int) -> None:
+        async def work(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "DELETE FROM channel_inbox WHERE channel = ? AND update_id = ?",
+                (channel, update_id),
+            )
+
+        await self.submit(work)
+
+    async def outbox(self) -> list[OutboxEntry]:
+        rows = await self._read.execute_fetchall(
+            "SELECT seq, event_key, conversation_id, sealed FROM outbox ORDER BY seq"
+        )
+        entries = []
+        for seq, key, cid, sealed in rows:
+            address, effects = effects_codec.loads(self.sealer.open(sealed, f"o:{key}"))
+            entries.append(OutboxEntry(seq, key, cid, address, effects))
+        return entries
+
+    async def outbox_done(self, seq: int) -> None:
+        async def work(db: aiosqlite.Connection) -> None:
+            await db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+        await self.submit(work)
+
+    async def messages_add(self, conversation_id: str, message_ids: list[int]) -> None:
+        now = time.time()
+
+        async def work(db: aiosqlite.Connection) -> None:
+            await db.executemany(
+                "INSERT OR IGNORE INTO channel_messages (conversation_id, message_id, at) "
+                "VALUES (?, ?, ?)",
+                [(conversation_id, mid, now) for mid in message_ids],
+            )
+
+        await self.submit(work)
+
+    async def messages_take(self, conversation_id: str) -> list[int]:
+        async def work(db: aiosqlite.Connection) -> list[int]:
+            rows = await db.execute_fetchall(
+                "SELECT message_id FROM channel_messages WHERE conversation_id = ? "
+                "ORDER BY message_id",
+                (conversation_id,),
+            )
+            await db.execute(
+                "DELETE FROM channel_messages WHERE conversation_id = ?", (conversation_id,)
+            )
+            return [row[0] for row in rows]
+
+        return list(await self.submit(work))
 
     async def submit(
         self, work: Callable[[aiosqlite.Connection], Awaitable[Any]], *, checkpoint: bool = False
