@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,27 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     # Processed event ids are kept this long to recognise a redelivered event.
     inbox_days: int = Field(default=7, ge=1)
+
+    # --- Telegram ---
+    telegram_bot_token: str = Field(
+        default="",
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "SUPPORTBOT_TELEGRAM_BOT_TOKEN"),
+    )
+    # The Bot API server's root (e.g. http://127.0.0.1:8081 for a self-hosted one).
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org",
+        validation_alias=AliasChoices("TELEGRAM_API_BASE_URL", "SUPPORTBOT_TELEGRAM_API_BASE_URL"),
+    )
+    webhook_url: str = ""  # set: webhook mode at this public URL; empty: long polling
+    webhook_secret: str = ""  # empty: derived from the secret key
+    telegram_pace: bool = True
+    telegram_global_rate: float = Field(default=30.0, gt=0)  # messages per second, whole bot
+    telegram_chat_rate: float = Field(default=1.0, gt=0)  # messages per second, one chat
+    telegram_chat_burst: int = Field(default=4, ge=1)
+
+    # --- web server ---
+    host: str = "127.0.0.1"
+    port: int = 8080
 
     def database_path(self) -> Path:
         url = self.database_url

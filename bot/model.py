@@ -186,3 +186,4 @@ class OutboxEntry:
     conversation_id: str
     address: str
     effects: tuple[Effect, ...]
+    delivered: int = 0  # how many messages of it already reached the person

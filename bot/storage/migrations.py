@@ -75,6 +75,7 @@ MIGRATIONS: list[str] = [
         event_key TEXT NOT NULL UNIQUE,
         conversation_id TEXT NOT NULL,
         created_at REAL NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 0,
         sealed BLOB NOT NULL
     );
     CREATE TABLE channel_messages (

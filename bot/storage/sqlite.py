@@ -466,17 +466,34 @@ class SqliteRepository:
 
     async def outbox(self) -> list[OutboxEntry]:
         rows = await self._read.execute_fetchall(
-            "SELECT seq, event_key, conversation_id, sealed FROM outbox ORDER BY seq"
+            "SELECT seq, event_key, conversation_id, delivered, sealed FROM outbox ORDER BY seq"
         )
         entries = []
-        for seq, key, cid, sealed in rows:
+        for seq, key, cid, delivered, sealed in rows:
             address, effects = effects_codec.loads(self.sealer.open(sealed, f"o:{key}"))
-            entries.append(OutboxEntry(seq, key, cid, address, effects))
+            entries.append(OutboxEntry(seq, key, cid, address, effects, delivered))
         return entries
 
-    async def outbox_done(self, seq: int) -> None:
+    async def outbox_progress(
+        self, event_key: str, delivered: int, conversation_id: str, message_ids: list[int]
+    ) -> None:
+        now = time.time()
+
         async def work(db: aiosqlite.Connection) -> None:
-            await db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            await db.execute(
+                "UPDATE outbox SET delivered = ? WHERE event_key = ?", (delivered, event_key)
+            )
+            await db.executemany(
+                "INSERT OR IGNORE INTO channel_messages (conversation_id, message_id, at) "
+                "VALUES (?, ?, ?)",
+                [(conversation_id, mid, now) for mid in message_ids],
+            )
+
+        await self.submit(work)
+
+    async def outbox_done(self, event_key: str) -> None:
+        async def work(db: aiosqlite.Connection) -> None:
+            await db.execute("DELETE FROM outbox WHERE event_key = ?", (event_key,))
 
         await self.submit(work)
 

@@ -1,0 +1,303 @@
+"""The Telegram channel: durable intake, one ordered worker per chat, paced flood-safe delivery.
+
+Exactly once: every update is sealed into the channel inbox before it is acknowledged (the next
+getUpdates offset, or the webhook's 200). A chat's worker then hands it to the engine, which
+stores the decision and its effects (the outbox) in one transaction, delivers them, and records
+progress after every message. After a crash, `recover()` finishes half-delivered replies from
+where they stopped and re-runs updates that were kept but not handled (the engine knows which
+ones it already decided, so nothing happens twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+
+from bot.channels.telegram.sender import Sender
+from bot.channels.telegram.translate import CHANNEL, Incoming, translate
+from bot.engine import Engine
+from bot.evidence.sniff import MAX_FILE_BYTES
+from bot.model import (
+    Attachment,
+    Choices,
+    DeliverPack,
+    Effect,
+    End,
+    Inbound,
+    Pause,
+    RequestUpload,
+    Say,
+)
+from bot.storage.base import ChannelStore
+from bot.turn import SYS_EXIT
+
+log = logging.getLogger(__name__)
+COMMANDS = [
+    BotCommand("start", "Start, or carry on"),
+    BotCommand("help", "What you can do here"),
+    BotCommand("human", "Ask for a person"),
+    BotCommand("exit", "Leave quickly and clear this chat"),
+    BotCommand("delete", "Delete everything about you"),
+    BotCommand("language", "Change language"),
+]
+LEAVE_LABEL = "Leave quickly"
+IDLE_WORKER_SECONDS = 30.0
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        engine: Engine,
+        store: ChannelStore,
+        bot: Bot,
+        *,
+        pace: bool = True,
+        sender: Sender | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.bot = bot
+        self.pace = pace
+        self.sender = sender or Sender()
+        self.sleep = sleep
+        self._queues: dict[int, asyncio.Queue[Incoming]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._polling: asyncio.Task[None] | None = None
+        self.handled = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, *, poll: bool = True, poll_timeout: int = 25) -> None:
+        await self.bot.initialize()
+        await self.sender.call(0, lambda: self.bot.set_my_commands(COMMANDS), limited=False)
+        await self.recover()
+        if poll:
+            self._polling = asyncio.create_task(self._poll(poll_timeout), name="telegram-poll")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._polling, *self._workers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._polling = None
+        self._workers.clear()
+        self._queues.clear()
+        await self.bot.shutdown()
+
+    async def idle(self) -> None:
+        """Wait until every chat's queue is empty and its work finished (for tests, benches)."""
+        while any(not q.empty() for q in self._queues.values()) or any(
+            getattr(q, "_unfinished_tasks", 0) for q in self._queues.values()
+        ):
+            await asyncio.sleep(0.01)
+
+    async def recover(self) -> None:
+        """Finish replies a crash interrupted, then handle updates kept but not handled."""
+        for entry in await self.store.outbox():
+            chat_id = int(entry.address)
+            await self._deliver(
+                chat_id, entry.conversation_id, entry.event_key, entry.effects, entry.delivered
+            )
+            await self.store.outbox_done(entry.event_key)
+        for update_id, raw in await self.store.inbox_pending(CHANNEL):
+            self._dispatch(update_id, raw)
+
+    # --- intake ----------------------------------------------------------------------------------
+
+    async def _poll(self, timeout: int) -> None:
+        offset: int | None = None
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES
+                )
+            except TelegramError as exc:
+                log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            for update in updates:
+                await self.accept(update.update_id, json.dumps(update.to_dict()).encode())
+                # Only now, with the update kept durably, does the next call acknowledge it.
+                offset = update.update_id + 1
+
+    async def accept(self, update_id: int, raw: bytes) -> None:
+        """Keep an update durably, then queue it for its chat (webhook and polling both)."""
+        if await self.store.inbox_put(CHANNEL, update_id, raw):
+            self._dispatch(update_id, raw)
+
+    def _dispatch(self, update_id: int, raw: bytes) -> None:
+        try:
+            incoming = translate(Update.de_json(json.loads(raw), self.bot))
+        except (ValueError, KeyError, TypeError):
+            incoming = None
+        if incoming is None:
+            asyncio.get_running_loop().create_task(self.store.inbox_done(CHANNEL, update_id))
+            return
+        queue = self._queues.setdefault(incoming.chat_id, asyncio.Queue())
+        queue.put_nowait(incoming)
+        worker = self._workers.get(incoming.chat_id)
+        if worker is None or worker.done():
+            self._workers[incoming.chat_id] = asyncio.create_task(
+                self._worker(incoming.chat_id, queue)
+            )
+
+    async def _worker(self, chat_id: int, queue: asyncio.Queue[Incoming]) -> None:
+        """One chat's updates, strictly in order; other chats run in their own workers."""
+        while True:
+            try:
+                incoming = await asyncio.wait_for(queue.get(), IDLE_WORKER_SECONDS)
+            except TimeoutError:
+                if queue.empty():
+                    self._workers.pop(chat_id, None)
+                    self._queues.pop(chat_id, None)
+                    return
+                continue
+            try:
+                await self._handle(incoming)
+            except Exception:  # keep the chat's worker alive; the update stays in the inbox
+                log.exception("update %d failed; it will be retried on restart", incoming.update_id)
+            finally:
+                queue.task_done()
+
+    async def _handle(self, incoming: Incoming) -> None:
+        chat_id = incoming.chat_id
+        if incoming.callback_id is not None:
+            with contextlib.suppress(TelegramError):
+                await self.sender.call(
+                    chat_id,
+                    partial(self.bot.answer_callback_query, incoming.callback_id),
+                    limited=False,
+                )
+        event = incoming.event
+        if incoming.file is not None:
+            event = await self._with_file(incoming)
+        cid = self.engine.conversation_id(event)
+        if incoming.person_message_id is not None:
+            await self.store.messages_add(cid, [incoming.person_message_id])
+        outcome = await self.engine.handle(event, durable=True)
+        key = f"{event.channel}:{event.event_id}"
+        if outcome.effects:
+            await self._deliver(chat_id, cid, key, outcome.effects, 0)
+            await self.store.outbox_done(key)
+        await self.store.inbox_done(CHANNEL, incoming.update_id)
+        self.handled += 1
+
+    async def _with_file(self, incoming: Incoming) -> Inbound:
+        ref = incoming.file
+        assert ref is not None
+        if ref.size > MAX_FILE_BYTES:
+            data = b""  # never downloaded; the engine answers "too big" from the declared size
+        else:
+            file = await self.sender.call(
+                incoming.chat_id, lambda: self.bot.get_file(ref.file_id), limited=False
+            )
+            data = bytes(await file.download_as_bytearray())
+        event = incoming.event
+        attachment = Attachment(ref.name, data, declared_size=max(ref.size, len(data)))
+        return Inbound(
+            event.channel, event.user_key, event.event_id, event.kind, attachment=attachment
+        )
+
+    # --- delivery --------------------------------------------------------------------------------
+
+    async def _deliver(
+        self, chat_id: int, cid: str, key: str, effects: tuple[Effect, ...], skip: int
+    ) -> None:
+        """Send effects in order; `skip` messages were already delivered before a crash."""
+        if any(isinstance(e, End) and e.forget for e in effects):
+            await self._clear_chat(chat_id, cid)
+            for effect in effects:  # one neutral line is all that is left
+                if isinstance(effect, Say):
+                    await self.sender.call(
+                        chat_id, partial(self.bot.send_message, chat_id, effect.text)
+                    )
+            return
+        messages = _messages(effects)
+        sent = 0
+        for text, markup, pause, document in messages:
+            if sent < skip:
+                sent += 1
+                continue
+            if pause and self.pace:
+                with contextlib.suppress(TelegramError):
+                    await self.sender.call(
+                        chat_id,
+                        lambda: self.bot.send_chat_action(chat_id, "typing"),
+                        limited=False,
+                    )
+                await self.sleep(pause)
+            if document:
+                message = await self._send_pack(chat_id, cid)
+            else:
+                message = await self.sender.call(
+                    chat_id,
+                    partial(self.bot.send_message, chat_id, text, reply_markup=markup),
+                )
+            sent += 1
+            ids = [message.message_id] if message is not None else []
+            await self.store.outbox_progress(key, sent, cid, ids)
+
+    async def _send_pack(self, chat_id: int, cid: str):  # type: ignore[no-untyped-def]
+        pack = await self.engine.export_pack(cid)
+        if pack is None:
+            return None
+        return await self.sender.call(
+            chat_id,
+            lambda: self.bot.send_document(
+                chat_id, io.BytesIO(pack), filename="evidence-pack.zip", protect_content=True
+            ),
+        )
+
+    async def _clear_chat(self, chat_id: int, cid: str) -> None:
+        ids = await self.store.messages_take(cid)
+        for start in range(0, len(ids), 100):  # deleteMessages takes up to 100 ids
+            chunk = ids[start : start + 100]
+            with contextlib.suppress(TelegramError):  # older than 48 h: Telegram refuses
+                await self.sender.call(
+                    chat_id, partial(self.bot.delete_messages, chat_id, chunk), limited=False
+                )
+
+
+def _keyboard(choices: Choices) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(o.label, callback_data=o.id)] for o in choices.options]
+    rows.append([InlineKeyboardButton(LEAVE_LABEL, callback_data=SYS_EXIT)])
+    return InlineKeyboardMarkup(rows)
+
+
+def _messages(
+    effects: tuple[Effect, ...],
+) -> list[tuple[str, InlineKeyboardMarkup | None, float, bool]]:
+    """Effects as Telegram messages: (text, keyboard, pause before, is the evidence pack).
+    A keyboard rides on the message just before it; each Pause delays the next message."""
+    out: list[tuple[str, InlineKeyboardMarkup | None, float, bool]] = []
+    pause = 0.0
+    for effect in effects:
+        if isinstance(effect, Say | RequestUpload):
+            text = effect.text if isinstance(effect, Say) else effect.prompt
+            out.append((text, None, pause, False))
+            pause = 0.0
+        elif isinstance(effect, Pause):
+            pause += effect.seconds
+        elif isinstance(effect, Choices):
+            if out and out[-1][1] is None and not out[-1][3]:
+                text, _, before, _ = out[-1]
+                out[-1] = (text, _keyboard(effect), before, False)
+            else:
+                out.append(("…", _keyboard(effect), pause, False))
+                pause = 0.0
+        elif isinstance(effect, DeliverPack):
+            out.append(("", None, pause, True))
+            pause = 0.0
+    return out
