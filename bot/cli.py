@@ -106,9 +106,33 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(purge())
 
 
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from bot.web.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    # No access log: addresses and paths of people seeking help are not ours to keep.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        ws_per_message_deflate=False,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="serve the bot (web, and Telegram if configured)")
+    run.add_argument("--host", help="default SUPPORTBOT_HOST (127.0.0.1)")
+    run.add_argument("--port", type=int, help="default SUPPORTBOT_PORT (8080)")
+    run.set_defaults(handler=_run)
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--no-delay", action="store_true", help="turn off pacing between steps")

@@ -67,6 +67,7 @@ class Keyring:
         self.store = Sealer(_derive(secret, "store"))
         self.evidence = Sealer(_derive(secret, "evidence"))
         self._ids = _derive(secret, "conversation-ids")
+        self.webhook_key = _derive(secret, "telegram-webhook")
 
     def conversation_id(self, conversation_key: str) -> str:
         """A stable id that does not reveal the chat it belongs to (no raw chat ids in the DB)."""

@@ -41,7 +41,7 @@ class Harness:
         self,
         *,
         pace: bool = False,
-        pacing: Pacing = Pacing(),
+        pacing: Pacing | None = None,
         sender: Sender | None = None,
         poll: bool = True,
     ) -> TelegramChannel:
@@ -51,7 +51,7 @@ class Harness:
             self.content,
             self.repository,
             self.keyring,
-            pacing=pacing,
+            pacing=pacing or Pacing(),
             clock=lambda: MONDAY_AFTERNOON,
         )
         bot = make_bot(TOKEN, self.api.base_url)
@@ -155,7 +155,9 @@ async def _walk_to_goodbye(h: Harness, api: BotApiStandIn, chat: int, pattern: s
             )
         before = len(api.chat(chat))
         api.tap_label(chat, choice)
-        await until(lambda: len(api.chat(chat)) > before and bool(api.last(chat).keyboard))
+        await until(
+            lambda seen=before: len(api.chat(chat)) > seen and bool(api.last(chat).keyboard)
+        )
         if "Thank you for reaching out" in api.last(chat).text:
             return api.texts(chat)
     raise AssertionError("never reached the goodbye")
@@ -306,3 +308,63 @@ async def test_pacing_one_person_never_delays_another(harness: Harness, api: Bot
     assert alice[1].at - alice[0].at >= 0.9  # Alice's steps were paced...
     assert bob_first < 0.5  # ...and Bob did not wait for them
     assert api.method_calls("sendChatAction")  # a typing indicator during the pause
+
+
+async def test_kill_and_restart_mid_reply_neither_loses_nor_repeats(
+    api: BotApiStandIn, content: Content, tmp_path: Path
+) -> None:
+    first = Harness(api, content, tmp_path / "bot.db")
+    await first.start()
+    api.text(ALICE, "/start")
+    await tap_when(api, ALICE, "start")
+    await until(lambda: "how old" in api.last(ALICE).text)
+    api.hang_after = len(api.sent) + 1  # the crisis answer's first message gets through only
+    api.text(ALICE, "I want to die")
+    await until(lambda: len(api.method_calls("sendMessage")) > api.hang_after)  # type: ignore[operator]
+    assert first.repository is not None
+    pending = await first.repository.outbox()
+    assert len(pending) == 1 and pending[0].delivered == 1
+    await first.stop()  # the process dies mid-reply
+
+    api.hang_after = None
+    second = Harness(api, content, tmp_path / "bot.db")
+    await second.start()
+    await until(lambda: "carry on from where we were" in api.last(ALICE).text)
+    texts = api.texts(ALICE)
+    for part in ("Your life matters", "116 123", "carry on from where we were"):
+        assert sum(part in t for t in texts) == 1, part  # each exactly once
+    assert second.repository is not None and second.channel is not None
+    await second.channel.idle()  # the kept update re-runs: the engine knows it, no new effects
+    assert await second.repository.outbox() == []
+    assert await second.repository.inbox_pending("telegram") == []
+    # The conversation carries on where it was.
+    api.tap_label(ALICE, "25 to 34")
+    await until(lambda: "Where do you live" in api.last(ALICE).text)
+    await second.stop()
+
+
+async def test_no_words_names_or_updates_in_logs_even_at_debug(
+    harness: Harness, api: BotApiStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from bot.logsetup import configure
+
+    configure("DEBUG")  # as production configures it, at the most verbose level
+    caplog.set_level(logging.DEBUG)
+    await harness.start()
+    api.text(ALICE, "/start")
+    await tap_when(api, ALICE, "start")
+    api.text(ALICE, "my secret is zebra-crossing-9931, snap @sam.private")
+    await until(lambda: "how old" in api.last(ALICE).text or "Sorry" in api.last(ALICE).text)
+    await harness.channel.idle()  # type: ignore[union-attr]
+    logged = caplog.text
+    for needle in (
+        "zebra-crossing-9931",
+        "sam.private",
+        '"first_name"',
+        '"update_id"',
+        "I'm a support bot",
+        TOKEN,
+    ):
+        assert needle not in logged, needle

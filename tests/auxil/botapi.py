@@ -47,6 +47,8 @@ class BotApiStandIn:
     commands: list[dict[str, str]] = field(default_factory=list)
     port: int = 0
     latency: float = 0.0  # seconds each method call takes
+    hang_after: int | None = None  # sendMessage hangs once this many messages were sent
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
     _uids: Any = field(default_factory=lambda: itertools.count(1))
     _message_ids: Any = field(default_factory=lambda: itertools.count(50_000))
@@ -81,6 +83,7 @@ class BotApiStandIn:
         if self._server is not None:
             self._server.should_exit = True
             self._new.set()
+            self._release.set()
             assert self._task is not None
             await self._task
 
@@ -254,6 +257,8 @@ class BotApiStandIn:
         return self.updates[: int(params.get("limit") or 100)]
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.hang_after is not None and len(self.sent) >= self.hang_after:
+            await self._release.wait()  # like a connection that stalls while the bot crashes
         markup = params.get("reply_markup") or {}
         keyboard = [
             (b["text"], b["callback_data"])

@@ -1,0 +1,116 @@
+"""`supportbot run`: one process, one event loop: the web app, the Telegram channel (polling or
+webhook) and the retention purge all run inside the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlparse
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.app import running_engine
+from bot.config import Settings
+from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+MAX_UPDATE_BYTES = 1024 * 1024
+PURGE_EVERY = 6 * 3600.0
+WEBHOOK_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def webhook_secret(settings: Settings, secret: bytes) -> str:
+    """1-256 characters of A-Za-z0-9_- (Bot API); derived from the key unless configured."""
+    if settings.webhook_secret:
+        return settings.webhook_secret
+    return hmac.new(secret, b"telegram-webhook", hashlib.sha256).hexdigest()
+
+
+async def purge_forever(engine: Engine, settings: Settings, every: float = PURGE_EVERY) -> None:
+    while True:
+        now = time.time()
+        try:
+            report = await engine.repository.purge(
+                now - settings.retention_days * 86400, now - settings.inbox_days * 86400
+            )
+            log.info(
+                "purge: %d conversation(s), %d file(s)",
+                report.conversations,
+                report.evidence_files + report.orphan_files,
+            )
+        except Exception:
+            log.exception("scheduled purge failed")
+        await asyncio.sleep(every)
+
+
+def create_app(settings: Settings) -> Starlette:
+    webhook_path = urlparse(settings.webhook_url).path or "/telegram/webhook"
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with running_engine(settings) as engine:
+            app.state.engine = engine
+            app.state.channel = None
+            app.state.secret = webhook_secret(settings, engine.keyring.webhook_key)
+            if settings.telegram_bot_token:
+                from bot.channels.telegram.factory import make_channel
+
+                channel = make_channel(settings, engine, engine.repository)  # type: ignore[arg-type]
+                await channel.start(poll=not settings.webhook_url)
+                if settings.webhook_url:
+                    await channel.bot.set_webhook(
+                        settings.webhook_url,
+                        secret_token=app.state.secret,
+                        allowed_updates=WEBHOOK_UPDATES,
+                    )
+                app.state.channel = channel
+            purge = asyncio.create_task(purge_forever(engine, settings), name="purge")
+            try:
+                yield
+            finally:
+                purge.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purge
+                if app.state.channel is not None:
+                    await app.state.channel.stop()
+
+    async def home(request: Request) -> Response:
+        return PlainTextResponse("supportbot is running.\n")
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def telegram_webhook(request: Request) -> Response:
+        channel = request.app.state.channel
+        given = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if channel is None or not hmac.compare_digest(
+            given.encode(), request.app.state.secret.encode()
+        ):
+            return Response(status_code=403)
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            return Response(status_code=413)
+        try:
+            update_id = int(json.loads(body)["update_id"])
+        except (ValueError, KeyError, TypeError):
+            return Response(status_code=400)
+        # 200 only once the update is kept durably: otherwise Telegram delivers it again.
+        await channel.accept(update_id, body)
+        return Response(status_code=200)
+
+    routes = [
+        Route("/", home),
+        Route("/healthz", health),
+        Route(webhook_path, telegram_webhook, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
