@@ -211,7 +211,14 @@ class SqliteRepository:
                     await self._settle(inflight)
                     inflight = None
                 if isinstance(job, _Call):
-                    await self._call(job)
+                    calls = [job]
+                    while len(calls) < self.max_batch and not self._queue.empty():
+                        more = self._queue.get_nowait()
+                        if not isinstance(more, _Call):
+                            held = more
+                            break
+                        calls.append(more)
+                    await self._calls(calls)
                     continue
                 return
             batch: list[_Process] = [job]
@@ -230,21 +237,40 @@ class SqliteRepository:
             if prepared.plan.inbox:
                 prepared.task = asyncio.create_task(self._write(self._conn, prepared.plan))
 
-    async def _call(self, job: _Call) -> None:
+    async def _calls(self, calls: list[_Call]) -> None:
+        """Consecutive writes share one commit; each runs in its own savepoint, so a failing
+        one is undone alone and the others still commit."""
         db = self._conn
+        results: list[tuple[_Call, Any, BaseException | None]] = []
         try:
-            try:
-                result = await job.work(db)
-                await db.commit()
-            except BaseException:
-                await db.rollback()
+            if not db.in_transaction:
+                await db.execute("BEGIN IMMEDIATE")
+            for job in calls:
+                await db.execute("SAVEPOINT call")
+                try:
+                    result = await job.work(db)
+                except Exception as exc:
+                    await db.execute("ROLLBACK TO call")
+                    results.append((job, None, exc))
+                else:
+                    results.append((job, result, None))
+                await db.execute("RELEASE call")
+            await db.commit()
+        except BaseException as exc:
+            await db.rollback()
+            for job in calls:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            if not isinstance(exc, Exception):
                 raise
-            if job.checkpoint:
-                await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except Exception as exc:
-            job.future.set_exception(exc)
-        else:
-            job.future.set_result(result)
+            return
+        if any(job.checkpoint for job in calls):
+            await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for job, result, error in results:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
 
     async def _prepare(self, batch: list[_Process], before: _Inflight | None) -> _Inflight:
         """Read and decide a batch (no writes yet)."""
