@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from bot.config import Settings
 from bot.crypto import Keyring, load_or_create_secret
 from bot.engine import Content, Engine
+from bot.storage.base import ChannelStore
 from bot.storage.sqlite import SqliteRepository
 
 # The event loop thread decides while SQLite's thread commits; with Python's default 5 ms GIL
@@ -23,6 +24,14 @@ def tune_process() -> None:
     # Loaded flows, texts and machines live as long as the process: keep them out of GC passes.
     gc.collect()
     gc.freeze()
+
+
+def channel_store(engine: Engine) -> ChannelStore:
+    """The durable store channels keep their inbox and outbox in (the SQLite repository)."""
+    repository = engine.repository
+    if not isinstance(repository, SqliteRepository):
+        raise TypeError("channels need the SQLite repository")
+    return repository
 
 
 def keyring_for(settings: Settings) -> Keyring:

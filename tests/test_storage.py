@@ -183,3 +183,19 @@ async def test_secret_key_file_is_private(tmp_path: Path) -> None:
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
     assert load_or_create_secret("", tmp_path) == first
     assert load_or_create_secret("configured", tmp_path) == b"configured"
+
+
+async def test_a_caller_that_gives_up_does_not_stop_the_writer(sqlite_engine: Engine) -> None:
+    repository = sqlite_engine.repository
+    assert isinstance(repository, SqliteRepository)
+
+    async def slow(db):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.05)
+
+    waiting = asyncio.create_task(repository.submit(slow))
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # e.g. a chat's worker stopped during shutdown
+    await asyncio.sleep(0.1)
+    person = Person(sqlite_engine)
+    reply = await asyncio.wait_for(person.start(), 5)  # a dead writer would never answer
+    assert "support bot" in reply.text

@@ -267,10 +267,7 @@ class SqliteRepository:
         if any(job.checkpoint for job in calls):
             await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for job, result, error in results:
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(result)
+            _resolve(job.future, result, error)
 
     async def _prepare(self, batch: list[_Process], before: _Inflight | None) -> _Inflight:
         """Read and decide a batch (no writes yet)."""
@@ -324,9 +321,9 @@ class SqliteRepository:
         self.batched_events += len(inflight.batch)
         for job, result in zip(inflight.batch, inflight.results, strict=True):
             if isinstance(result, BaseException):
-                job.future.set_exception(result)
+                _resolve(job.future, None, result)
             else:
-                job.future.set_result(result)
+                _resolve(job.future, result, None)
         return True
 
     @staticmethod
@@ -474,6 +471,26 @@ class SqliteRepository:
 
         return bool(await self.submit(work))
 
+    async def inbox_put_many(self, channel: str, updates: list[tuple[int, bytes]]) -> list[int]:
+        rows = [
+            (channel, uid, time.time(), self.sealer.seal(raw, f"u:{channel}:{uid}"))
+            for uid, raw in updates
+        ]
+
+        async def work(db: aiosqlite.Connection) -> list[int]:
+            kept = []
+            for row in rows:
+                cursor = await db.execute(
+                    "INSERT OR IGNORE INTO channel_inbox (channel, update_id, received_at, sealed) "
+                    "VALUES (?, ?, ?, ?)",
+                    row,
+                )
+                if cursor.rowcount == 1:
+                    kept.append(row[1])
+            return kept
+
+        return list(await self.submit(work))
+
     async def inbox_pending(self, channel: str) -> list[tuple[int, bytes]]:
         rows = await self._read.execute_fetchall(
             "SELECT update_id, sealed FROM channel_inbox WHERE channel = ? ORDER BY update_id",
@@ -520,6 +537,17 @@ class SqliteRepository:
     async def outbox_done(self, event_key: str) -> None:
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute("DELETE FROM outbox WHERE event_key = ?", (event_key,))
+
+        await self.submit(work)
+
+    async def finish(self, channel: str, update_id: int | None, event_key: str) -> None:
+        async def work(db: aiosqlite.Connection) -> None:
+            await db.execute("DELETE FROM outbox WHERE event_key = ?", (event_key,))
+            if update_id is not None:
+                await db.execute(
+                    "DELETE FROM channel_inbox WHERE channel = ? AND update_id = ?",
+                    (channel, update_id),
+                )
 
         await self.submit(work)
 
@@ -651,6 +679,16 @@ class SqliteRepository:
             return cursor.rowcount
 
         return int(await self.submit(work))
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """Answer a caller; one that gave up waiting (cancelled) must not stop the writer."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 _CONVERSATION_COLUMNS = (

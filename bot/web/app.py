@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.app import running_engine
+from bot.app import channel_store, running_engine
 from bot.config import Settings
 from bot.engine import Engine
 
@@ -65,7 +65,7 @@ def create_app(settings: Settings) -> Starlette:
             if settings.telegram_bot_token:
                 from bot.channels.telegram.factory import make_channel
 
-                channel = make_channel(settings, engine, engine.repository)  # type: ignore[arg-type]
+                channel = make_channel(settings, engine, channel_store(engine))
                 await channel.start(poll=not settings.webhook_url)
                 if settings.webhook_url:
                     await channel.bot.set_webhook(

@@ -47,6 +47,8 @@ class BotApiStandIn:
     commands: list[dict[str, str]] = field(default_factory=list)
     port: int = 0
     latency: float = 0.0  # seconds each method call takes
+    waiters: dict[int, asyncio.Event] = field(default_factory=dict)
+    by_chat: dict[int, list[Sent]] = field(default_factory=dict)
     hang_after: int | None = None  # sendMessage hangs once this many messages were sent
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
@@ -105,7 +107,11 @@ class BotApiStandIn:
         }
 
     def text(self, chat_id: int, text: str) -> dict[str, Any]:
-        return self._push({"message": self._message(chat_id, text=text)})
+        extra: dict[str, Any] = {}
+        if text.startswith("/"):  # as Telegram marks commands
+            length = len(text.split()[0])
+            extra["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return self._push({"message": self._message(chat_id, text=text, **extra)})
 
     def tap(self, chat_id: int, data: str, message_id: int | None = None) -> dict[str, Any]:
         keyboard_message = message_id or self.last(chat_id).message_id
@@ -181,10 +187,28 @@ class BotApiStandIn:
         message = self._message(chat_id, text=text, edit_date=int(time.time()))
         return self._push({"edited_message": message})
 
+    def _record(self, sent: Sent) -> None:
+        self.sent.append(sent)
+        self.by_chat.setdefault(sent.chat_id, []).append(sent)
+        self.notify(sent.chat_id)
+
+    def notify(self, chat_id: int) -> None:
+        event = self.waiters.get(chat_id)
+        if event is not None:
+            event.set()
+
+    async def wait_for(self, chat_id: int, count: int, timeout: float = 600.0) -> None:
+        """Until chat_id has received at least `count` messages."""
+        event = self.waiters.setdefault(chat_id, asyncio.Event())
+        deadline = time.monotonic() + timeout
+        while len(self.chat(chat_id)) < count:
+            event.clear()
+            await asyncio.wait_for(event.wait(), max(0.001, deadline - time.monotonic()))
+
     # --- reading what the bot did -------------------------------------------------------------
 
     def chat(self, chat_id: int) -> list[Sent]:
-        return [m for m in self.sent if m.chat_id == chat_id]
+        return self.by_chat.get(chat_id, [])
 
     def texts(self, chat_id: int) -> list[str]:
         return [m.text for m in self.chat(chat_id)]
@@ -266,7 +290,7 @@ class BotApiStandIn:
             for b in row
         ]
         message_id = next(self._message_ids)
-        self.sent.append(
+        self._record(
             Sent(params["chat_id"], message_id, params["text"], keyboard, time.monotonic())
         )
         return {
@@ -279,7 +303,7 @@ class BotApiStandIn:
     async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         message_id = next(self._message_ids)
         self.files[f"sent-{message_id}"] = params["document"]
-        self.sent.append(Sent(params["chat_id"], message_id, "", [], time.monotonic(), "document"))
+        self._record(Sent(params["chat_id"], message_id, "", [], time.monotonic(), "document"))
         return {
             "message_id": message_id,
             "date": int(time.time()),

@@ -110,7 +110,7 @@ class TelegramChannel:
             await self._deliver(
                 chat_id, entry.conversation_id, entry.event_key, entry.effects, entry.delivered
             )
-            await self.store.outbox_done(entry.event_key)
+            await self.store.finish(CHANNEL, None, entry.event_key)
         for update_id, raw in await self.store.inbox_pending(CHANNEL):
             self._dispatch(update_id, raw)
 
@@ -127,10 +127,13 @@ class TelegramChannel:
                 log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(1.0)
                 continue
-            for update in updates:
-                await self.accept(update.update_id, json.dumps(update.to_dict()).encode())
-                # Only now, with the update kept durably, does the next call acknowledge it.
-                offset = update.update_id + 1
+            if not updates:
+                continue
+            raw = {u.update_id: json.dumps(u.to_dict()).encode() for u in updates}
+            # One write keeps the whole batch; only then does the next call acknowledge it.
+            for update_id in await self.store.inbox_put_many(CHANNEL, list(raw.items())):
+                self._dispatch(update_id, raw[update_id])
+            offset = updates[-1].update_id + 1
 
     async def accept(self, update_id: int, raw: bytes) -> None:
         """Keep an update durably, then queue it for its chat (webhook and polling both)."""
@@ -184,14 +187,15 @@ class TelegramChannel:
         if incoming.file is not None:
             event = await self._with_file(incoming)
         cid = self.engine.conversation_id(event)
-        if incoming.person_message_id is not None:
-            await self.store.messages_add(cid, [incoming.person_message_id])
+        theirs = [incoming.person_message_id] if incoming.person_message_id is not None else []
         outcome = await self.engine.handle(event, durable=True)
         key = f"{event.channel}:{event.event_id}"
         if outcome.effects:
-            await self._deliver(chat_id, cid, key, outcome.effects, 0)
-            await self.store.outbox_done(key)
-        await self.store.inbox_done(CHANNEL, incoming.update_id)
+            await self._deliver(chat_id, cid, key, outcome.effects, 0, theirs)
+        elif theirs:
+            await self.store.messages_add(cid, theirs)
+        # One write releases both the delivered outbox entry and the handled update.
+        await self.store.finish(CHANNEL, incoming.update_id, key)
         self.handled += 1
 
     async def _with_file(self, incoming: Incoming) -> Inbound:
@@ -213,11 +217,18 @@ class TelegramChannel:
     # --- delivery --------------------------------------------------------------------------------
 
     async def _deliver(
-        self, chat_id: int, cid: str, key: str, effects: tuple[Effect, ...], skip: int
+        self,
+        chat_id: int,
+        cid: str,
+        key: str,
+        effects: tuple[Effect, ...],
+        skip: int,
+        theirs: list[int] | None = None,
     ) -> None:
-        """Send effects in order; `skip` messages were already delivered before a crash."""
+        """Send effects in order; `skip` messages were already delivered before a crash.
+        `theirs`: the person's message that led here (kept for a later quick exit)."""
         if any(isinstance(e, End) and e.forget for e in effects):
-            await self._clear_chat(chat_id, cid)
+            await self._clear_chat(chat_id, cid, theirs or [])
             for effect in effects:  # one neutral line is all that is left
                 if isinstance(effect, Say):
                     await self.sender.call(
@@ -225,6 +236,7 @@ class TelegramChannel:
                     )
             return
         messages = _messages(effects)
+        progress: list[asyncio.Future[None]] = []
         sent = 0
         for text, markup, pause, document in messages:
             if sent < skip:
@@ -247,7 +259,13 @@ class TelegramChannel:
                 )
             sent += 1
             ids = [message.message_id] if message is not None else []
-            await self.store.outbox_progress(key, sent, cid, ids)
+            if theirs:
+                ids, theirs = [*theirs, *ids], None
+            # Not awaited one by one: the writer keeps them in order, and all are awaited below.
+            progress.append(asyncio.ensure_future(self.store.outbox_progress(key, sent, cid, ids)))
+        if theirs:
+            progress.append(asyncio.ensure_future(self.store.messages_add(cid, theirs)))
+        await asyncio.gather(*progress)
 
     async def _send_pack(self, chat_id: int, cid: str):  # type: ignore[no-untyped-def]
         pack = await self.engine.export_pack(cid)
@@ -260,8 +278,8 @@ class TelegramChannel:
             ),
         )
 
-    async def _clear_chat(self, chat_id: int, cid: str) -> None:
-        ids = await self.store.messages_take(cid)
+    async def _clear_chat(self, chat_id: int, cid: str, theirs: list[int]) -> None:
+        ids = sorted({*await self.store.messages_take(cid), *theirs})
         for start in range(0, len(ids), 100):  # deleteMessages takes up to 100 ids
             chunk = ids[start : start + 100]
             with contextlib.suppress(TelegramError):  # older than 48 h: Telegram refuses
