@@ -10,6 +10,7 @@ from bot.crypto import Keyring
 from bot.engine import Content, Engine
 from bot.storage.memory import MemoryRepository
 from bot.storage.sqlite import SqliteRepository
+from tests.auxil.botapi import BotApiStandIn
 from tests.auxil.chat import MONDAY_AFTERNOON, Person
 
 
@@ -44,3 +45,12 @@ async def sqlite_engine(
 @pytest.fixture
 def person(engine: Engine) -> Person:
     return Person(engine)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[BotApiStandIn]:
+    """The stand-in Telegram Bot API server, on a loopback port."""
+    server = BotApiStandIn()
+    await server.start()
+    yield server
+    await server.stop()

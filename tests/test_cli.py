@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-
-def _chat(data: Path, script: str, *args: str) -> str:
-    env = {**os.environ, "SUPPORTBOT_DATA_DIR": str(data)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--no-delay", *args],
-        input=script,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "Traceback" not in done.stderr
-    return done.stdout
+from tests.auxil.cli import chat
 
 
 @pytest.fixture
@@ -34,7 +20,7 @@ def test_a_whole_conversation_by_number_label_and_words(data: Path) -> None:
     # "Go on" taps through the images-shared flow; answers typed as labels skip the evidence
     # step and end the conversation.
     script = "1\nI'm 27\nEngland\nMy images have been shared\n" + "1\n" * 5 + "not now\n"
-    out = _chat(data, script + "1\n" * 4 + "i'm done for now\n")
+    out = chat(data, script + "1\n" * 4 + "i'm done for now\n")
     assert "bot> First, how old are you?" in out
     assert "   1) OK, let's start" in out
     assert "StopNCII" in out and "police on 101" in out
@@ -44,23 +30,23 @@ def test_a_whole_conversation_by_number_label_and_words(data: Path) -> None:
 
 
 def test_restart_continues_where_it_stopped(data: Path) -> None:
-    _chat(data, "1\n2\n3\n3\n")  # start, 13 to 17, Scotland, then "Go on" past the young note
-    out = _chat(data, "1\n")
+    chat(data, "1\n2\n3\n3\n")  # start, 13 to 17, Scotland, then "Go on" past the young note
+    out = chat(data, "1\n")
     assert "Welcome back" in out
     assert "What happened?" in out
-    out = _chat(data, "I already sent them money by bank transfer\nyes\n")
+    out = chat(data, "I already sent them money by bank transfer\nyes\n")
     assert "don't pay anything more" in out.lower() or "Lots of people pay" in out
 
 
 def test_quick_exit_ends_the_process_and_forgets(data: Path) -> None:
-    out = _chat(data, "1\nexit\n1\n")
+    out = chat(data, "1\nexit\n1\n")
     assert out.rstrip().endswith("bot> Chat closed.")
-    out = _chat(data, "")
+    out = chat(data, "")
     assert "I'm a support bot" in out and "Welcome back" not in out
 
 
 def test_echo_makes_piped_transcripts_readable(data: Path) -> None:
-    out = _chat(data, "1\n", "--echo")
+    out = chat(data, "1\n", "--echo")
     assert "you> 1" in out
 
 

@@ -19,6 +19,7 @@ from bot.evidence.sniff import MAX_FILE_BYTES, sniff
 from bot.model import Attachment, EventKind, RequestUpload
 from bot.storage.sqlite import SqliteRepository
 from tests.auxil.chat import MONDAY_AFTERNOON, Person, Reply
+from tests.auxil.cli import chat
 from tests.auxil.files import EXECUTABLE, SVG, png, zip_bomb
 
 KNOWN = b"KNOWN-SECRET-STRING-4c1b"
@@ -347,18 +348,10 @@ def test_terminal_upload_export_and_cli(tmp_path: Path) -> None:
         "1\n30\nEngland\nSomeone recorded me on a video call\n" + "1\n" * 5 + "Yes, keep evidence\n"
         f"/upload {shot}\nhis email is ryan@example.org\nKeep all\nI'm finished\n/export {pack}\n"
     )
+    out = chat(data, script)
+    assert "Saved and locked" in out and "Email: ryan@example.org" in out
+    assert "your evidence pack is in" in out
     env = {**os.environ, "SUPPORTBOT_DATA_DIR": str(data)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--no-delay"],
-        input=script,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "Saved and locked" in done.stdout and "Email: ryan@example.org" in done.stdout
-    assert "your evidence pack is in" in done.stdout
     assert verify_pack(pack.read_bytes()).ok
     assert KNOWN not in _disk(data)
     done = subprocess.run(

@@ -79,14 +79,6 @@ class Harness:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[BotApiStandIn]:
-    server = BotApiStandIn()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def harness(api: BotApiStandIn, content: Content, tmp_path: Path) -> AsyncIterator[Harness]:
     h = Harness(api, content, tmp_path / "bot.db")
     yield h

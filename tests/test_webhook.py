@@ -19,14 +19,6 @@ from tests.test_telegram import until
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[BotApiStandIn]:
-    server = BotApiStandIn()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def served(api: BotApiStandIn, tmp_path: Path) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
