@@ -478,16 +478,23 @@ class SqliteRepository:
         ]
 
         async def work(db: aiosqlite.Connection) -> list[int]:
-            kept = []
-            for row in rows:
-                cursor = await db.execute(
-                    "INSERT OR IGNORE INTO channel_inbox (channel, update_id, received_at, sealed) "
-                    "VALUES (?, ?, ?, ?)",
-                    row,
+            # Two round trips for the whole batch: which ids are known, then insert the rest.
+            marks = ",".join("?" * len(rows))
+            known = {
+                row[0]
+                for row in await db.execute_fetchall(
+                    f"SELECT update_id FROM channel_inbox WHERE channel = ? "
+                    f"AND update_id IN ({marks})",
+                    [channel, *(row[1] for row in rows)],
                 )
-                if cursor.rowcount == 1:
-                    kept.append(row[1])
-            return kept
+            }
+            new = [row for row in rows if row[1] not in known]
+            await db.executemany(
+                "INSERT OR IGNORE INTO channel_inbox (channel, update_id, received_at, sealed) "
+                "VALUES (?, ?, ?, ?)",
+                new,
+            )
+            return [row[1] for row in new]
 
         return list(await self.submit(work))
 
