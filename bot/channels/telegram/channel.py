@@ -236,7 +236,6 @@ class TelegramChannel:
                     )
             return
         messages = _messages(effects)
-        progress: list[asyncio.Future[None]] = []
         sent = 0
         for text, markup, pause, document in messages:
             if sent < skip:
@@ -261,11 +260,10 @@ class TelegramChannel:
             ids = [message.message_id] if message is not None else []
             if theirs:
                 ids, theirs = [*theirs, *ids], None
-            # Not awaited one by one: the writer keeps them in order, and all are awaited below.
-            progress.append(asyncio.ensure_future(self.store.outbox_progress(key, sent, cid, ids)))
+            # Recorded before the next message: after a crash, nothing already seen is resent.
+            await self.store.outbox_progress(key, sent, cid, ids)
         if theirs:
-            progress.append(asyncio.ensure_future(self.store.messages_add(cid, theirs)))
-        await asyncio.gather(*progress)
+            await self.store.messages_add(cid, theirs)
 
     async def _send_pack(self, chat_id: int, cid: str):  # type: ignore[no-untyped-def]
         pack = await self.engine.export_pack(cid)
