@@ -34,11 +34,11 @@ class Inbound:
     """One thing a person did, in a channel-neutral shape."""
 
     channel: str
-    user_key: str  # the channel's id for this person or chat; never logged
+    user_key: str = field(repr=False)  # the channel's id for this person or chat; never logged
     event_id: str  # unique within the channel; the same id twice has one effect
     kind: EventKind
-    text: str = ""
-    payload: str = ""  # deep-link payload that came with START
+    text: str = field(default="", repr=False)  # never in a log or traceback
+    payload: str = field(default="", repr=False)  # deep-link payload that came with START
     attachment: Attachment | None = None
 
     @property
@@ -127,7 +127,8 @@ class Conversation:
     answers: dict[str, str] = field(default_factory=dict)  # option ids chosen, by state
     # A question the engine asked outside the flow (confirm a guess, confirm deletion).
     pending: dict[str, str] | None = None
-    address: str = ""  # the channel's way to reach the person (e.g. a chat id); sealed at rest
+    # The channel's way to reach the person (e.g. a chat id); sealed at rest, never in a repr.
+    address: str = field(default="", repr=False)
     turns: int = 0
     # Details found in what they typed: {"id", "kind", "value", "status": pending|confirmed}.
     indicators: list[dict[str, str]] = field(default_factory=list)

@@ -169,8 +169,13 @@ class TelegramChannel:
                 continue
             try:
                 await self._handle(incoming)
-            except Exception:  # keep the chat's worker alive; the update stays in the inbox
-                log.exception("update %d failed; it will be retried on restart", incoming.update_id)
+            except Exception as exc:  # keep the chat's worker alive; the update stays in the inbox
+                # The type only: a traceback's message could carry what the person wrote.
+                log.error(
+                    "update %d failed (%s); it is kept and retried on restart",
+                    incoming.update_id,
+                    type(exc).__name__,
+                )
             finally:
                 queue.task_done()
 
