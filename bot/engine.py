@@ -167,7 +167,3 @@ class Engine:
             generated_at=self.clock().timestamp(),
         )
         return build_pack(contents)
-
-    async def forget(self, event: Inbound) -> None:
-        """Delete everything about the person behind this event (used by channels directly)."""
-        await self.repository.erase(self.conversation_id(event))

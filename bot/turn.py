@@ -171,14 +171,14 @@ class Turn:
         if options:
             self.effects.append(Choices(tuple(options)))
 
-    def _finish(self, transcript: bool = True) -> Decision:
+    def _finish(self) -> Decision:
         self.conv.updated_at = self.now.timestamp()
         self.conv.turns += 1
         entry = TranscriptEntry(self.now.timestamp(), self.heard, tuple(self.said))
         return Decision(
             conversation=self.conv,
             effects=self.effects,
-            transcript=entry if transcript else None,
+            transcript=entry,
             handoffs=self.handoffs,
             evidence=self.evidence,
         )

@@ -46,10 +46,6 @@ class PurgeReport:
 class ChannelStore(Protocol):
     """What a channel that must not lose or repeat anything keeps (SQLite implements it)."""
 
-    async def inbox_put(self, channel: str, update_id: int, raw: bytes) -> bool:
-        """Keep a raw platform update (sealed) until handled; False if already kept."""
-        ...
-
     async def inbox_put_many(self, channel: str, updates: list[tuple[int, bytes]]) -> list[int]:
         """Keep several updates in one write; returns the ids that were not kept before."""
         ...
@@ -65,8 +61,6 @@ class ChannelStore(Protocol):
     ) -> None:
         """Record that `delivered` messages of an entry were sent (with their ids)."""
         ...
-
-    async def outbox_done(self, event_key: str) -> None: ...
 
     async def finish(self, channel: str, update_id: int | None, event_key: str) -> None:
         """Release a delivered outbox entry and a handled update in one write."""
@@ -92,7 +86,7 @@ class Repository(Protocol):
         A second call with an `event_key` already processed changes nothing and returns an
         Outcome with `duplicate=True` and no effects. With `outbox` (the channel's address for
         the person), the effects are also stored in the outbox in the same transaction, to be
-        delivered and then released with `outbox_done`.
+        delivered and then released with `finish`.
         """
         ...
 

@@ -458,19 +458,6 @@ class SqliteRepository:
 
     # --- ChannelStore ----------------------------------------------------------------------------
 
-    async def inbox_put(self, channel: str, update_id: int, raw: bytes) -> bool:
-        sealed = self.sealer.seal(raw, f"u:{channel}:{update_id}")
-
-        async def work(db: aiosqlite.Connection) -> bool:
-            cursor = await db.execute(
-                "INSERT OR IGNORE INTO channel_inbox (channel, update_id, received_at, sealed) "
-                "VALUES (?, ?, ?, ?)",
-                (channel, update_id, time.time(), sealed),
-            )
-            return cursor.rowcount == 1
-
-        return bool(await self.submit(work))
-
     async def inbox_put_many(self, channel: str, updates: list[tuple[int, bytes]]) -> list[int]:
         rows = [
             (channel, uid, time.time(), self.sealer.seal(raw, f"u:{channel}:{uid}"))
@@ -538,12 +525,6 @@ class SqliteRepository:
                 "VALUES (?, ?, ?)",
                 [(conversation_id, mid, now) for mid in message_ids],
             )
-
-        await self.submit(work)
-
-    async def outbox_done(self, event_key: str) -> None:
-        async def work(db: aiosqlite.Connection) -> None:
-            await db.execute("DELETE FROM outbox WHERE event_key = ?", (event_key,))
 
         await self.submit(work)
 
@@ -679,13 +660,6 @@ class SqliteRepository:
             self.blobs.remove(item_id)
             self.blobs.path(item_id).with_suffix(".tmp").unlink(missing_ok=True)
         return PurgeReport(count, len(removed), len(orphans), inbox_rows)
-
-    async def prune_inbox(self, older_than: float) -> int:
-        async def work(db: aiosqlite.Connection) -> int:
-            cursor = await db.execute("DELETE FROM inbox WHERE at < ?", (older_than,))
-            return cursor.rowcount
-
-        return int(await self.submit(work))
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

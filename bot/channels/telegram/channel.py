@@ -73,7 +73,6 @@ class TelegramChannel:
         self._queues: dict[int, asyncio.Queue[Incoming]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._polling: asyncio.Task[None] | None = None
-        self.handled = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -97,11 +96,12 @@ class TelegramChannel:
         await self.bot.shutdown()
 
     async def idle(self) -> None:
-        """Wait until every chat's queue is empty and its work finished (for tests, benches)."""
-        while any(not q.empty() for q in self._queues.values()) or any(
-            getattr(q, "_unfinished_tasks", 0) for q in self._queues.values()
-        ):
-            await asyncio.sleep(0.01)
+        """Wait until every chat's queued work is finished (for tests and benchmarks)."""
+        while True:
+            queues = list(self._queues.values())
+            await asyncio.gather(*(queue.join() for queue in queues))
+            if list(self._queues.values()) == queues and all(q.empty() for q in queues):
+                return
 
     async def recover(self) -> None:
         """Finish replies a crash interrupted, then handle updates kept but not handled."""
@@ -137,7 +137,7 @@ class TelegramChannel:
 
     async def accept(self, update_id: int, raw: bytes) -> None:
         """Keep an update durably, then queue it for its chat (webhook and polling both)."""
-        if await self.store.inbox_put(CHANNEL, update_id, raw):
+        if await self.store.inbox_put_many(CHANNEL, [(update_id, raw)]):
             self._dispatch(update_id, raw)
 
     def _dispatch(self, update_id: int, raw: bytes) -> None:
@@ -201,7 +201,6 @@ class TelegramChannel:
             await self.store.messages_add(cid, theirs)
         # One write releases both the delivered outbox entry and the handled update.
         await self.store.finish(CHANNEL, incoming.update_id, key)
-        self.handled += 1
 
     async def _with_file(self, incoming: Incoming) -> Inbound:
         ref = incoming.file
