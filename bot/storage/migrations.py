@@ -85,6 +85,61 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (conversation_id, message_id)
     );
     """,
+    # 4: the web widget. A session is found by the hash of its token (a copied database does
+    # not give working tokens) and proven with the browser's public key; the messages the widget
+    # was sent are kept sealed so a reconnect resumes without loss or repetition.
+    """
+    CREATE TABLE web_sessions (
+        token_hash TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL UNIQUE,
+        conversation_id TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        origin TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_seen REAL NOT NULL
+    );
+    CREATE INDEX web_sessions_conversation ON web_sessions (conversation_id);
+    CREATE TABLE web_messages (
+        conversation_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    );
+    """,
+    # 5: moderators. Passwords as argon2id hashes; sessions by token hash with their own CSRF
+    # token; sign-in attempts for throttling; an audit log of who did what (never content).
+    """
+    CREATE TABLE moderators (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('moderator', 'admin')),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        password_changed_at REAL NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE moderator_sessions (
+        token_hash TEXT PRIMARY KEY,
+        moderator_id INTEGER NOT NULL REFERENCES moderators (id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_seen REAL NOT NULL
+    );
+    CREATE INDEX moderator_sessions_moderator ON moderator_sessions (moderator_id);
+    CREATE TABLE signin_attempts (
+        key TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX signin_attempts_key ON signin_attempts (key, at);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        moderator_id INTEGER,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    """,
 ]
 
 # Every table holding rows about a person, keyed by conversation id: erasure covers all of them.
@@ -92,6 +147,8 @@ PERSONAL_TABLES: dict[str, str] = {
     "evidence": "conversation_id",
     "transcript": "conversation_id",
     "handoffs": "conversation_id",
+    "web_messages": "conversation_id",
+    "web_sessions": "conversation_id",
     "conversations": "id",
 }
 

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -446,6 +446,10 @@ class SqliteRepository:
         if self._reader is None:
             raise RuntimeError("repository is not open")
         return self._reader
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows from the read-only connection (it sees every committed write)."""
+        return list(await self._read.execute_fetchall(sql, params))
 
     # --- the interface ---------------------------------------------------------------------------
 
