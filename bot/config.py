@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,35 @@ class Settings(BaseSettings):
     # --- web server ---
     host: str = "127.0.0.1"
     port: int = 8080
+
+    # The address people reach this server at (used in the embed snippet); default http://host:port.
+    public_url: str = ""
+    # Pages allowed to open the widget's WebSocket, comma-separated origins
+    # (e.g. "https://www.example.police.uk,https://help.example.org"). This server's own origin
+    # is always allowed.
+    allowed_origins: str = ""
+    # Who may put this server's own pages in a frame (CSP frame-ancestors).
+    frame_ancestors: str = "'none'"
+    # Largest WebSocket message accepted (files arrive in chunks of 256 KiB).
+    ws_max_bytes: int = Field(default=320 * 1024, ge=64 * 1024)
+
+    # --- moderator console ---
+    console_idle_minutes: int = Field(default=30, ge=1)  # a session ends after this long unused
+    console_absolute_hours: int = Field(default=12, ge=1)  # and this long after sign-in
+    signin_max_failures: int = Field(default=5, ge=1)  # per email, within the window
+    signin_max_failures_per_ip: int = Field(default=20, ge=1)  # per client address (IPv6: /64)
+    signin_window_minutes: int = Field(default=15, ge=1)
+
+    def own_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def origins(self) -> list[str]:
+        """The origins the widget may be used from."""
+        parts = urlsplit(self.own_url())
+        own = f"{parts.scheme}://{parts.netloc}"
+        extra = [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+        local = [f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"]
+        return list(dict.fromkeys([own, *extra, *(local if not self.public_url else [])]))
 
     def database_path(self) -> Path:
         url = self.database_url

@@ -115,6 +115,9 @@ class Turn:
                 return self._forget("sys.exit")
             if command == "exit":
                 return self._forget("sys.exit")
+        if self.event.kind is EventKind.CHOICE and text == SYS_EXIT:
+            # Also for a conversation already forgotten: leaving must never start a new one.
+            return self._forget("sys.exit")
         if self.is_new:
             self._enter(self.flow.spec.initial)
             return self._finish()

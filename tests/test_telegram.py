@@ -314,7 +314,7 @@ async def test_kill_and_restart_mid_reply_neither_loses_nor_repeats(
     api.text(ALICE, "I want to die")
     await until(lambda: len(api.method_calls("sendMessage")) > api.hang_after)  # type: ignore[operator]
     assert first.repository is not None
-    pending = await first.repository.outbox()
+    pending = await first.repository.outbox("telegram")
     assert len(pending) == 1 and pending[0].delivered == 1
     await first.stop()  # the process dies mid-reply
 
@@ -327,7 +327,7 @@ async def test_kill_and_restart_mid_reply_neither_loses_nor_repeats(
         assert sum(part in t for t in texts) == 1, part  # each exactly once
     assert second.repository is not None and second.channel is not None
     await second.channel.idle()  # the kept update re-runs: the engine knows it, no new effects
-    assert await second.repository.outbox() == []
+    assert await second.repository.outbox("telegram") == []
     assert await second.repository.inbox_pending("telegram") == []
     # The conversation carries on where it was.
     api.tap_label(ALICE, "25 to 34")

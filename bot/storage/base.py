@@ -54,7 +54,9 @@ class ChannelStore(Protocol):
 
     async def inbox_done(self, channel: str, update_id: int) -> None: ...
 
-    async def outbox(self) -> list[OutboxEntry]: ...
+    async def outbox(self, channel: str) -> list[OutboxEntry]:
+        """The channel's entries not yet released, oldest first."""
+        ...
 
     async def outbox_progress(
         self, event_key: str, delivered: int, conversation_id: str, message_ids: list[int]

@@ -505,9 +505,11 @@ class SqliteRepository:
 
         await self.submit(work)
 
-    async def outbox(self) -> list[OutboxEntry]:
+    async def outbox(self, channel: str) -> list[OutboxEntry]:
         rows = await self._read.execute_fetchall(
-            "SELECT seq, event_key, conversation_id, delivered, sealed FROM outbox ORDER BY seq"
+            "SELECT seq, event_key, conversation_id, delivered, sealed FROM outbox "
+            "WHERE substr(event_key, 1, ?) = ? ORDER BY seq",
+            (len(channel) + 1, f"{channel}:"),
         )
         entries = []
         for seq, key, cid, delivered, sealed in rows:

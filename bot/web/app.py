@@ -15,16 +15,25 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlparse
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from bot.app import channel_store, running_engine
+from bot.channels.web import WebChannel
+from bot.channels.web.proof import b64decode
+from bot.channels.web.store import WebStore
 from bot.config import Settings
 from bot.engine import Engine
+from bot.storage.sqlite import SqliteRepository
+from bot.web.security import SecurityHeaders
+from bot.web.widget import STATIC, build_demo, build_widget
 
 log = logging.getLogger(__name__)
 MAX_UPDATE_BYTES = 1024 * 1024
+MAX_BEACON_BYTES = 2048
 PURGE_EVERY = 6 * 3600.0
 WEBHOOK_UPDATES = ["message", "edited_message", "callback_query"]
 
@@ -62,6 +71,13 @@ def create_app(settings: Settings) -> Starlette:
             app.state.engine = engine
             app.state.channel = None
             app.state.secret = webhook_secret(settings, engine.keyring.webhook_key)
+            repository = channel_store(engine)
+            assert isinstance(repository, SqliteRepository)
+            web = WebChannel(engine, WebStore(repository), origins=settings.origins())
+            await web.recover()
+            app.state.web = web
+            app.state.widget = build_widget(engine.renderer.texts)
+            app.state.demo = build_demo(engine.renderer.texts, settings.own_url())
             if settings.telegram_bot_token:
                 from bot.channels.telegram.factory import make_channel
 
@@ -85,7 +101,39 @@ def create_app(settings: Settings) -> Starlette:
                     await app.state.channel.stop()
 
     async def home(request: Request) -> Response:
-        return PlainTextResponse("supportbot is running.\n")
+        return HTMLResponse(request.app.state.demo, headers={"cache-control": "no-store"})
+
+    async def widget(request: Request) -> Response:
+        return Response(
+            request.app.state.widget,
+            media_type="text/javascript; charset=utf-8",
+            # Host pages on other sites load it; nothing personal is in it.
+            headers={
+                "cache-control": "public, max-age=300",
+                "cross-origin-resource-policy": "cross-origin",
+            },
+        )
+
+    async def demo_css(request: Request) -> Response:
+        return Response((STATIC / "demo.css").read_bytes(), media_type="text/css")
+
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.app.state.web.serve(websocket)
+
+    async def forget(request: Request) -> Response:
+        """The widget's quick-exit beacon (sent as the page goes away): always 204, so it
+        tells a caller nothing about which tokens exist."""
+        body = await request.body()
+        if len(body) <= MAX_BEACON_BYTES:
+            try:
+                data = json.loads(body)
+                token, signature = data["token"], b64decode(data["sig"])
+            except (ValueError, KeyError, TypeError):
+                return Response(status_code=204)
+            if isinstance(token, str):
+                origin = request.headers.get("origin", "")
+                await request.app.state.web.forget(token, signature, origin)
+        return Response(status_code=204)
 
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -111,6 +159,12 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/", home),
         Route("/healthz", health),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
+        Route("/widget.js", widget),
+        WebSocketRoute("/ws", socket),
+        Route("/api/forget", forget, methods=["POST"]),
+        Route("/static/demo.css", demo_css),
         Route(webhook_path, telegram_webhook, methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

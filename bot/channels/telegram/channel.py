@@ -105,7 +105,7 @@ class TelegramChannel:
 
     async def recover(self) -> None:
         """Finish replies a crash interrupted, then handle updates kept but not handled."""
-        for entry in await self.store.outbox():
+        for entry in await self.store.outbox(CHANNEL):
             chat_id = int(entry.address)
             await self._deliver(
                 chat_id, entry.conversation_id, entry.event_key, entry.effects, entry.delivered

@@ -1,0 +1,373 @@
+"""The widget's WebSocket: handshake, durable replies, resume, uploads, quick exit.
+
+Nothing lost, nothing twice: each thing the widget sends carries its own id, and the engine
+stores the decision with its effects in the outbox in one transaction (a resent id is a
+duplicate). The effects then become numbered frames in the conversation's sealed log, in the
+same write that releases the outbox entry; the live socket gets them at once. A widget that
+reconnects says which number it saw last and receives the rest, so a dropped connection or a
+restarted server loses and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from bot.channels.web.frames import Frame, client_id, frames_for
+from bot.channels.web.proof import b64decode, connect_message, forget_message, verify
+from bot.channels.web.store import WebSession, WebStore
+from bot.engine import Engine
+from bot.evidence.sniff import MAX_FILE_BYTES
+from bot.model import Attachment, End, EventKind, Inbound
+from bot.turn import SYS_EXIT
+
+log = logging.getLogger(__name__)
+CHANNEL = "web"
+HELLO_SECONDS = 15.0
+MAX_TEXT_FRAME = 64 * 1024  # JSON frames; files come in binary chunks of at most CHUNK_BYTES
+CHUNK_BYTES = 256 * 1024
+MAX_TOKEN_CHARS = 128
+MAX_NAME_CHARS = 200
+MAX_SHOWN_CHARS = 6000
+CLOSE_DENIED = 4401
+CLOSE_REPLACED = 4409
+CLOSE_FORGOTTEN = 4000
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class _Upload:
+    id: str
+    name: str
+    size: int
+    data: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class _Link:
+    """One open widget: the socket, its session and any file half received."""
+
+    websocket: WebSocket
+    session: WebSession
+    upload: _Upload | None = None
+
+
+class WebChannel:
+    def __init__(self, engine: Engine, store: WebStore, *, origins: Iterable[str]) -> None:
+        self.engine = engine
+        self.store = store
+        self.origins = frozenset(o.rstrip("/") for o in origins)
+        self._live: dict[str, _Link] = {}  # conversation id -> its open socket
+        # One lock per conversation keeps its frame numbers in the order they are sent.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
+
+    @property
+    def connections(self) -> int:
+        return len(self._live)
+
+    def origin_allowed(self, origin: str) -> bool:
+        return origin.rstrip("/") in self.origins
+
+    async def recover(self) -> None:
+        """Turn replies decided before a crash, but not yet logged, into frames."""
+        for entry in await self.store.repository.outbox(CHANNEL):
+            if any(isinstance(e, End) and e.forget for e in entry.effects):
+                await self.store.repository.finish(CHANNEL, None, entry.event_key)
+                continue
+            await self.store.append(
+                entry.conversation_id, frames_for(entry.effects), release=entry.event_key
+            )
+
+    # --- frames out --------------------------------------------------------------------------
+
+    async def post(
+        self, conversation_id: str, frames: list[Frame], *, release: str | None = None
+    ) -> None:
+        """Log frames for a conversation and send them to its widget if one is open."""
+        async with self._lock(conversation_id):
+            numbered = await self.store.append(conversation_id, frames, release=release)
+            link = self._live.get(conversation_id)
+            if link is not None:
+                await self._send_numbered(link, numbered)
+
+    async def _send_numbered(self, link: _Link, numbered: list[tuple[int, Frame]]) -> None:
+        for seq, frame in numbered:
+            if not await _send(link.websocket, {**frame, "seq": seq}):
+                return
+
+    # --- the socket ----------------------------------------------------------------------------
+
+    async def serve(self, websocket: WebSocket) -> None:
+        origin = websocket.headers.get("origin", "")
+        if not self.origin_allowed(origin):
+            # Closing before accepting answers the handshake with 403.
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        nonce = secrets.token_urlsafe(24)
+        await websocket.send_json({"t": "hello", "nonce": nonce})
+        link: _Link | None = None
+        try:
+            first = await asyncio.wait_for(_receive_frame(websocket), HELLO_SECONDS)
+            link = await self._open(websocket, first, nonce, origin)
+            if link is None:
+                await _send(websocket, {"t": "denied"})
+                await websocket.close(code=CLOSE_DENIED)
+                return
+            await self._conversation(link)
+        except (WebSocketDisconnect, TimeoutError, RuntimeError):
+            pass
+        finally:
+            if link is not None and self._live.get(link.session.conversation_id) is link:
+                del self._live[link.session.conversation_id]
+
+    async def _open(
+        self, websocket: WebSocket, first: Frame | bytes | None, nonce: str, origin: str
+    ) -> _Link | None:
+        if not isinstance(first, dict):
+            return None
+        signature = b64decode(first.get("sig"))
+        if first.get("t") == "new":
+            key = b64decode(first.get("key"))
+            if key is None or not verify(key, signature, connect_message(nonce)):
+                return None
+            token = secrets.token_urlsafe(32)
+            session_id = secrets.token_urlsafe(16)
+            cid = self.engine.keyring.conversation_id(f"{CHANNEL}:{session_id}")
+            session = WebSession(session_id, cid, key, origin.rstrip("/"))
+            await self.store.create(token_hash(token), session)
+            link = _Link(websocket, session)
+            self._live[cid] = link
+            await websocket.send_json({"t": "session", "token": token})
+            payload = first.get("start")
+            start = Inbound(
+                CHANNEL,
+                session_id,
+                f"{session_id}:start",
+                EventKind.START,
+                payload=payload[:64] if isinstance(payload, str) else "",
+            )
+            await self._handle(link, start, None, None)
+            return link
+        if first.get("t") == "resume":
+            given = first.get("token")
+            if not isinstance(given, str) or len(given) > MAX_TOKEN_CHARS:
+                return None
+            found = await self.store.find(token_hash(given))
+            # The token alone opens nothing: the same origin, and a signature by the key
+            # that started the session over this connection's nonce.
+            if (
+                found is None
+                or found.origin != origin.rstrip("/")
+                or not verify(found.public_key, signature, connect_message(nonce))
+            ):
+                return None
+            after = first.get("after")
+            after = after if isinstance(after, int) and after >= 0 else 0
+            link = _Link(websocket, found)
+            async with self._lock(found.conversation_id):
+                previous = self._live.get(found.conversation_id)
+                self._live[found.conversation_id] = link
+                if previous is not None:
+                    with contextlib.suppress(Exception):
+                        await previous.websocket.close(code=CLOSE_REPLACED)
+                await websocket.send_json({"t": "resumed"})
+                await self._send_numbered(
+                    link, await self.store.after(found.conversation_id, after)
+                )
+            await self.store.touch(token_hash(given))
+            return link
+        return None
+
+    async def _conversation(self, link: _Link) -> None:
+        websocket = link.websocket
+        while True:
+            frame = await _receive_frame(websocket)
+            if frame is None:
+                await _send(websocket, {"t": "error", "code": "bad_frame"})
+                continue
+            if isinstance(frame, bytes):
+                if await self._chunk(link, frame) is False:
+                    await _send(websocket, {"t": "error", "code": "unexpected_data"})
+                continue
+            kind = frame.get("t")
+            if kind == "ping":
+                await _send(websocket, {"t": "pong"})
+                continue
+            if kind == "getpack":
+                await self._send_pack(link)
+                continue
+            cid = client_id(frame)
+            if cid is None:
+                await _send(websocket, {"t": "error", "code": "bad_frame"})
+                continue
+            session_id = link.session.session_id
+            event_id = f"{session_id}:{cid}"
+            # What the person sent is logged too (sealed), so a reloaded page shows both sides.
+            you: Frame | None = None
+            if kind == "text" and isinstance(frame.get("text"), str):
+                event = Inbound(CHANNEL, session_id, event_id, EventKind.TEXT, frame["text"])
+                you = {"t": "you", "id": cid, "text": frame["text"][:MAX_SHOWN_CHARS]}
+            elif kind == "choice" and isinstance(frame.get("option"), str):
+                event = Inbound(CHANNEL, session_id, event_id, EventKind.CHOICE, frame["option"])
+                label = frame.get("label")
+                shown = label[:MAX_NAME_CHARS] if isinstance(label, str) else ""
+                you = {"t": "you", "id": cid, "text": shown}
+            elif kind == "exit":
+                event = Inbound(CHANNEL, session_id, event_id, EventKind.CHOICE, SYS_EXIT)
+            elif kind == "file":
+                await self._file(link, cid, frame)
+                continue
+            else:
+                await _send(websocket, {"t": "error", "code": "bad_frame"})
+                continue
+            await self._handle(link, event, cid, you)
+
+    async def _file(self, link: _Link, cid: str, frame: Frame) -> None:
+        size, name = frame.get("size"), frame.get("name")
+        if not isinstance(size, int) or size < 0 or not isinstance(name, str):
+            await _send(link.websocket, {"t": "error", "code": "bad_frame"})
+            return
+        name = name[:MAX_NAME_CHARS]
+        if size == 0 or size > MAX_FILE_BYTES:
+            # Never read: the engine answers from the declared size.
+            await self._handle_upload(link, cid, Attachment(name, b"", declared_size=size))
+            return
+        link.upload = _Upload(cid, name, size)
+
+    async def _chunk(self, link: _Link, data: bytes) -> bool:
+        upload = link.upload
+        if upload is None:
+            return False
+        upload.data += data
+        if len(upload.data) < upload.size:
+            return True
+        link.upload = None
+        received = bytes(upload.data)
+        if len(received) > upload.size:  # more than it said: never trusted, answered as too big
+            attachment = Attachment(upload.name, b"", declared_size=len(received))
+        else:
+            attachment = Attachment(upload.name, received, declared_size=upload.size)
+        await self._handle_upload(link, upload.id, attachment)
+        return True
+
+    async def _handle_upload(self, link: _Link, cid: str, attachment: Attachment) -> None:
+        session_id = link.session.session_id
+        event = Inbound(
+            CHANNEL, session_id, f"{session_id}:{cid}", EventKind.UPLOAD, attachment=attachment
+        )
+        you = {"t": "you", "id": cid, "file": attachment.name}
+        await self._handle(link, event, cid, you)
+
+    async def _handle(
+        self, link: _Link, event: Inbound, cid: str | None, you: Frame | None
+    ) -> None:
+        conversation_id = link.session.conversation_id
+        key = f"{CHANNEL}:{event.event_id}"
+        async with self._lock(conversation_id):
+            outcome = await self.engine.handle(event, durable=True)
+            effects = outcome.effects
+            if any(isinstance(e, End) and e.forget for e in effects):
+                # Everything about the conversation is gone, its session and log with it:
+                # the neutral line goes out unnumbered and the socket closes.
+                await self.store.repository.finish(CHANNEL, None, key)
+                for frame in frames_for(effects):
+                    await _send(link.websocket, {**frame, "seq": 0})
+                self._live.pop(conversation_id, None)
+                with contextlib.suppress(Exception):
+                    await link.websocket.close(code=CLOSE_FORGOTTEN)
+                return
+            if not outcome.duplicate:
+                frames = frames_for(effects)
+                numbered = await self.store.append(
+                    conversation_id, [you, *frames] if you else frames, release=key
+                )
+                await self._send_numbered(link, numbered)
+        if cid is not None:
+            await _send(link.websocket, {"t": "ack", "id": cid})
+
+    async def _send_pack(self, link: _Link) -> None:
+        pack = await self.engine.export_pack(link.session.conversation_id)
+        if pack is None:
+            await _send(link.websocket, {"t": "error", "code": "no_pack"})
+            return
+        if await _send(link.websocket, {"t": "packfile", "size": len(pack)}):
+            with contextlib.suppress(Exception):
+                await link.websocket.send_bytes(pack)
+
+    # --- quick exit without a socket (the widget's beacon) ---------------------------------------
+
+    async def forget(self, token: str, signature: bytes | None, origin: str) -> bool:
+        """Forget a session whose page is going away: the token, signed by the session's key."""
+        if len(token) > MAX_TOKEN_CHARS:
+            return False
+        found = await self.store.find(token_hash(token))
+        if (
+            found is None
+            or found.origin != origin.rstrip("/")
+            or not verify(found.public_key, signature, forget_message(token))
+        ):
+            return False
+        event = Inbound(
+            CHANNEL,
+            found.session_id,
+            f"{found.session_id}:forget",
+            EventKind.CHOICE,
+            SYS_EXIT,
+        )
+        async with self._lock(found.conversation_id):
+            if await self.store.find(token_hash(token)) is None:
+                return True  # the socket's own exit got there first
+            await self.engine.handle(event)
+            link = self._live.pop(found.conversation_id, None)
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await link.websocket.close(code=CLOSE_FORGOTTEN)
+        return True
+
+
+async def _receive_frame(websocket: WebSocket) -> Frame | bytes | None:
+    """The next frame: a JSON object, binary data, or None for anything malformed."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    if message.get("bytes") is not None:
+        data: bytes = message["bytes"]
+        return data if len(data) <= CHUNK_BYTES else None
+    text = message.get("text")
+    if not isinstance(text, str) or len(text) > MAX_TEXT_FRAME:
+        return None
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+async def _send(websocket: WebSocket, frame: Frame) -> bool:
+    """Send if the socket is still open; a closed one resumes from the log later."""
+    if websocket.application_state != WebSocketState.CONNECTED:
+        return False
+    try:
+        await websocket.send_text(json.dumps(frame, separators=(",", ":")))
+    except Exception:  # the peer went away mid-send
+        return False
+    return True
