@@ -1,0 +1,1 @@
+"""The moderator console: accounts, sessions, sign-in throttling and the audit log."""

@@ -1,0 +1,400 @@
+"""Moderator accounts, sessions, sign-in throttling and the audit log, over a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from argon2 import PasswordHasher
+from starlette.responses import Response
+
+from bot.config import Settings
+from bot.console.accounts import AccountError, Accounts
+from bot.console.audit import Audit
+from bot.console.sessions import COOKIE, Sessions, cookie_name, cookie_options, csrf_ok
+from bot.console.signin import Console
+from bot.console.throttle import Throttle, ip_key
+from bot.crypto import Keyring
+from bot.storage.sqlite import SqliteRepository
+
+PASSWORD = "correct horse battery"
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def repo(keyring: Keyring, tmp_path: Path) -> AsyncIterator[SqliteRepository]:
+    repository = SqliteRepository(tmp_path / "bot.db", keyring)
+    await repository.open()
+    yield repository
+    await repository.close()
+
+
+@pytest.fixture
+def console(repo: SqliteRepository, clock: Clock) -> Console:
+    return Console.from_settings(repo, Settings(), clock=clock)
+
+
+@pytest.fixture
+def accounts(console: Console) -> Accounts:
+    return console.accounts
+
+
+@pytest.fixture
+def sessions(console: Console) -> Sessions:
+    return console.sessions
+
+
+async def stored_hash(repo: SqliteRepository, email: str) -> str:
+    rows = await repo.fetch("SELECT password_hash FROM moderators WHERE email = ?", (email,))
+    return str(rows[0][0])
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+async def test_passwords_are_argon2id_with_the_asvs_parameters(
+    accounts: Accounts, repo: SqliteRepository
+) -> None:
+    added = await accounts.add("  Ann@Example.ORG ", "admin", PASSWORD)
+    assert added.email == "ann@example.org" and added.role == "admin"
+    stored = await stored_hash(repo, "ann@example.org")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert PASSWORD not in stored
+    assert await accounts.verify("ANN@example.org ", PASSWORD) == added
+
+
+async def test_wrong_password_unknown_email_and_disabled_are_refused(accounts: Accounts) -> None:
+    await accounts.add("ann@example.org", "moderator", PASSWORD)
+    assert await accounts.verify("ann@example.org", PASSWORD + "!") is None
+    assert await accounts.verify("nobody@example.org", PASSWORD) is None
+    assert await accounts.verify("ann@example.org", "x" * 5000) is None
+    await accounts.disable("ann@example.org")
+    assert await accounts.verify("ann@example.org", PASSWORD) is None
+    await accounts.enable("ann@example.org")
+    assert await accounts.verify("ann@example.org", PASSWORD) is not None
+
+
+@pytest.mark.parametrize(
+    ("email", "role", "password", "message"),
+    [
+        ("ann@example.org", "moderator", "short", "at least 12 characters"),
+        ("ann.long@example.org", "moderator", " Ann.Long@Example.org", "not be the email"),
+        ("ann@example.org", "owner", PASSWORD, "role must be one of"),
+        ("not an email", "moderator", PASSWORD, "not an email address"),
+    ],
+)
+async def test_policy(
+    accounts: Accounts, email: str, role: str, password: str, message: str
+) -> None:
+    with pytest.raises(AccountError, match=message):
+        await accounts.add(email, role, password)
+    assert await accounts.list() == []
+
+
+async def test_duplicates_and_unknown_accounts_are_errors(accounts: Accounts) -> None:
+    await accounts.add("ann@example.org", "moderator", PASSWORD)
+    with pytest.raises(AccountError, match="already exists"):
+        await accounts.add("ANN@example.org", "admin", PASSWORD)
+    with pytest.raises(AccountError, match=r"no moderator with email bob@example\.org"):
+        await accounts.disable("bob@example.org")
+    with pytest.raises(AccountError, match="no moderator with email"):
+        await accounts.enable("bob@example.org")
+    with pytest.raises(AccountError, match="no moderator with email"):
+        await accounts.reset_password("bob@example.org", PASSWORD)
+    assert [m.email for m in await accounts.list()] == ["ann@example.org"]
+
+
+async def test_hashes_with_old_parameters_are_upgraded_at_sign_in(
+    repo: SqliteRepository, accounts: Accounts, sessions: Sessions, clock: Clock
+) -> None:
+    weak = Accounts(repo, hasher=PasswordHasher(time_cost=1, memory_cost=8192), clock=clock)
+    added = await weak.add("ann@example.org", "moderator", PASSWORD)
+    assert (await stored_hash(repo, added.email)).startswith("$argon2id$v=19$m=8192,t=1,p=4$")
+    token, _ = await sessions.start(added.id)
+    clock.advance(5)
+    assert await accounts.verify(added.email, PASSWORD) == added
+    assert (await stored_hash(repo, added.email)).startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    # An upgrade is not a password change: the session goes on.
+    assert await sessions.check(token) is not None
+    assert await accounts.verify(added.email, PASSWORD) == added
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+async def test_only_the_token_hash_is_stored(
+    accounts: Accounts, sessions: Sessions, repo: SqliteRepository
+) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    token, csrf = await sessions.start(ann.id)
+    assert len(token) >= 43 and token != csrf
+    rows = await repo.fetch("SELECT token_hash, csrf FROM moderator_sessions")
+    assert rows == [(hashlib.sha256(token.encode()).hexdigest(), csrf)]
+    info = await sessions.check(token)
+    assert info is not None and info.moderator == ann and info.csrf == csrf
+    for wrong in (None, "", token[:-1], "x" * 1000):
+        assert await sessions.check(wrong) is None
+    await sessions.end(token)
+    assert await sessions.check(token) is None
+
+
+async def test_idle_timeout(accounts: Accounts, sessions: Sessions, clock: Clock) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    token, _ = await sessions.start(ann.id)
+    clock.advance(29 * 60)
+    assert await sessions.check(token) is not None  # use renews it
+    clock.advance(29 * 60)
+    assert await sessions.check(token) is not None
+    clock.advance(30 * 60 + 1)
+    assert await sessions.check(token) is None
+    clock.advance(-30 * 60)  # the expired session was deleted, not just refused
+    assert await sessions.check(token) is None
+
+
+async def test_last_seen_is_written_at_most_once_a_minute(
+    accounts: Accounts, sessions: Sessions, clock: Clock, repo: SqliteRepository
+) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    token, _ = await sessions.start(ann.id)
+    clock.advance(30)
+    await sessions.check(token)
+    assert await repo.fetch("SELECT last_seen FROM moderator_sessions") == [(T0,)]
+    clock.advance(30)
+    await sessions.check(token)
+    assert await repo.fetch("SELECT last_seen FROM moderator_sessions") == [(T0 + 60,)]
+
+
+async def test_absolute_timeout(accounts: Accounts, sessions: Sessions, clock: Clock) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    token, _ = await sessions.start(ann.id)
+    for _ in range(12 * 3):
+        clock.advance(20 * 60)
+        assert await sessions.check(token) is not None  # busy all day, never idle
+    clock.advance(1)
+    assert await sessions.check(token) is None
+
+
+async def test_disabling_ends_sessions(accounts: Accounts, sessions: Sessions) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    token, _ = await sessions.start(ann.id)
+    await accounts.disable(ann.email)
+    await accounts.enable(ann.email)
+    assert await sessions.check(token) is None
+
+
+async def test_reset_password_ends_every_session(
+    accounts: Accounts, sessions: Sessions, clock: Clock
+) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    bob = await accounts.add("bob@example.org", "moderator", PASSWORD)
+    tokens = [(await sessions.start(ann.id))[0] for _ in range(3)]
+    bobs, _ = await sessions.start(bob.id)
+    clock.advance(1)
+    await accounts.reset_password(" ANN@example.org", "a brand new passphrase")
+    for token in tokens:
+        assert await sessions.check(token) is None
+    assert await sessions.check(bobs) is not None
+    assert await accounts.verify(ann.email, PASSWORD) is None
+    assert await accounts.verify(ann.email, "a brand new passphrase") is not None
+
+
+async def test_change_password(
+    accounts: Accounts, sessions: Sessions, clock: Clock, repo: SqliteRepository
+) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    token, _ = await sessions.start(ann.id)
+    with pytest.raises(AccountError, match="current password is wrong"):
+        await accounts.change_password(ann.id, "not my password", "a brand new passphrase")
+    with pytest.raises(AccountError, match="at least 12"):
+        await accounts.change_password(ann.id, PASSWORD, "short")
+    with pytest.raises(AccountError, match="must differ"):
+        await accounts.change_password(ann.id, PASSWORD, PASSWORD)
+    assert await sessions.check(token) is not None
+    clock.advance(1)
+    changed = await accounts.change_password(ann.id, PASSWORD, "a brand new passphrase")
+    assert changed.password_changed_at == clock.now
+    assert await sessions.check(token) is None
+    assert await accounts.verify(ann.email, "a brand new passphrase") == changed
+
+
+async def test_a_session_older_than_the_password_is_refused_even_if_its_row_survived(
+    accounts: Accounts, sessions: Sessions, clock: Clock, repo: SqliteRepository
+) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    token, _ = await sessions.start(ann.id)
+    rows = await repo.fetch("SELECT * FROM moderator_sessions")
+    clock.advance(1)
+    await accounts.reset_password(ann.email, "a brand new passphrase")
+
+    async def restore(db: aiosqlite.Connection) -> None:  # e.g. a backup restored
+        await db.execute("INSERT INTO moderator_sessions VALUES (?, ?, ?, ?, ?)", rows[0])
+
+    await repo.submit(restore)
+    assert await sessions.check(token) is None
+    fresh, _ = await sessions.start(ann.id)
+    assert await sessions.check(fresh) is not None
+
+
+async def test_csrf_compare(accounts: Accounts, sessions: Sessions) -> None:
+    ann = await accounts.add("ann@example.org", "moderator", PASSWORD)
+    token, csrf = await sessions.start(ann.id)
+    info = await sessions.check(token)
+    assert info is not None
+    assert csrf_ok(info, csrf)
+    for wrong in (None, "", csrf[:-1], csrf + "x", "é" * 43, token):
+        assert not csrf_ok(info, wrong)
+
+
+def test_cookie_attributes() -> None:
+    assert cookie_name(True) == COOKIE == "__Host-supportbot"
+    assert cookie_name(False) == "supportbot_console"
+    secure = Response()
+    secure.set_cookie(value="tok", **cookie_options(True))
+    header = secure.headers["set-cookie"]
+    assert header.startswith("__Host-supportbot=tok;")
+    for part in ("HttpOnly", "Path=/", "SameSite=strict", "Secure"):
+        assert part in header
+    assert "Domain" not in header and "Max-Age" not in header
+    plain = Response()
+    plain.set_cookie(value="tok", **cookie_options(False))
+    header = plain.headers["set-cookie"]
+    assert header.startswith("supportbot_console=tok;") and "Secure" not in header
+    assert "HttpOnly" in header and "SameSite=strict" in header
+    gone = Response()
+    gone.delete_cookie(**cookie_options(True))
+    assert "Max-Age=0" in gone.headers["set-cookie"]
+
+
+# --- throttling ----------------------------------------------------------------------------------
+
+
+async def test_an_email_locks_after_five_failures_in_fifteen_minutes(
+    repo: SqliteRepository, clock: Clock
+) -> None:
+    throttle = Throttle(repo, clock=clock)
+    for _ in range(5):
+        assert await throttle.attempt("ann@example.org", "192.0.2.1") == 0
+        clock.advance(60)
+    # Locked from any address, until the first failure is 15 minutes old.
+    assert await throttle.wait("ANN@example.org", "198.51.100.7") == 10 * 60
+    assert await throttle.attempt("ann@example.org", "198.51.100.7") == 10 * 60
+    assert await throttle.attempt("bob@example.org", "192.0.2.1") == 0
+    clock.advance(10 * 60)
+    assert await throttle.attempt("ann@example.org", "192.0.2.1") == 0
+    assert await throttle.attempt("ann@example.org", "192.0.2.1") == 60  # the second one next
+
+
+async def test_an_address_locks_after_twenty_failures_across_emails(
+    repo: SqliteRepository, clock: Clock
+) -> None:
+    throttle = Throttle(repo, clock=clock)
+    for n in range(20):
+        assert await throttle.attempt(f"guess{n}@example.org", "2001:db8::1") == 0
+    # The same /64 is the same address; another network is not.
+    assert await throttle.attempt("ann@example.org", "2001:db8::ffff:1") == 15 * 60
+    assert await throttle.attempt("ann@example.org", "2001:db8:0:1::1") == 0
+    assert ip_key("::ffff:192.0.2.1") == ip_key("192.0.2.1") == "ip:192.0.2.1"
+    clock.advance(15 * 60)
+    assert await throttle.attempt("ann@example.org", "2001:db8::1") == 0
+
+
+async def test_success_clears_the_email_count(repo: SqliteRepository, clock: Clock) -> None:
+    throttle = Throttle(repo, clock=clock)
+    for _ in range(4):
+        await throttle.attempt("ann@example.org", "192.0.2.1")
+    await throttle.attempt("ann@example.org", "192.0.2.1")
+    await throttle.succeeded("ann@example.org", "192.0.2.1")
+    for _ in range(5):
+        assert await throttle.attempt("ann@example.org", "192.0.2.1") == 0
+    rows = await repo.fetch("SELECT key, count(*) FROM signin_attempts GROUP BY key ORDER BY key")
+    assert rows == [("email:ann@example.org", 5), ("ip:192.0.2.1", 9)]
+
+
+async def test_parallel_guesses_do_not_slip_under_the_limit(
+    repo: SqliteRepository, clock: Clock
+) -> None:
+    throttle = Throttle(repo, clock=clock)
+    waits = await asyncio.gather(
+        *(throttle.attempt("ann@example.org", f"192.0.2.{n}") for n in range(30))
+    )
+    assert sum(wait == 0 for wait in waits) == 5
+
+
+async def test_old_attempts_are_pruned(repo: SqliteRepository, clock: Clock) -> None:
+    throttle = Throttle(repo, clock=clock)
+    for n in range(3):
+        await throttle.attempt(f"user{n}@example.org", "192.0.2.1")
+    clock.advance(15 * 60)
+    await throttle.attempt("ann@example.org", "192.0.2.2")
+    assert len(await repo.fetch("SELECT * FROM signin_attempts")) == 2
+    clock.advance(15 * 60)
+    assert await throttle.prune() == 2
+
+
+# --- signing in, and the audit log ---------------------------------------------------------------
+
+
+async def test_sign_in_throttles_and_audits_without_secrets(
+    console: Console, repo: SqliteRepository
+) -> None:
+    ann = await console.accounts.add("ann@example.org", "moderator", PASSWORD)
+    refused = await console.sign_in("ann@example.org", "wrong password!", "192.0.2.1")
+    assert refused.moderator is None and refused.wait == 0 and not refused.token
+    await console.sign_in("stranger typed this", "hunter2 hunter2", "192.0.2.1")
+    signed = await console.sign_in("Ann@example.org", PASSWORD, "192.0.2.1")
+    assert signed.moderator == ann and signed.token and signed.csrf
+    assert (await console.sessions.check(signed.token)) is not None
+    for _ in range(5):
+        await console.sign_in("ann@example.org", "wrong password!", "192.0.2.1")
+    locked = await console.sign_in("ann@example.org", PASSWORD, "192.0.2.1")
+    assert locked.moderator is None and locked.wait > 0
+    await console.sign_out(signed.token)
+    assert (await console.sessions.check(signed.token)) is None
+
+    entries = await console.audit.list(limit=100)
+    assert [(e.moderator_id, e.action, e.subject, e.detail) for e in reversed(entries)] == [
+        (None, "signin_failed", "ann@example.org", "refused"),
+        (None, "signin_failed", "", "refused"),
+        (ann.id, "signin", "", ""),
+        *[(None, "signin_failed", "ann@example.org", "refused")] * 5,
+        (ann.id, "signout", "", ""),
+    ]
+    everything = repr(await repo.fetch("SELECT * FROM audit"))
+    for secret in (PASSWORD, "wrong password", "hunter2", "stranger", signed.token, signed.csrf):
+        assert secret not in everything
+
+
+async def test_audit_list_pages_newest_first(repo: SqliteRepository, clock: Clock) -> None:
+    audit = Audit(repo, clock=clock)
+    for n in range(5):
+        await audit.record(7, "claim", f"conversation-{n}")
+        clock.advance(1)
+    page = await audit.list(limit=2, offset=1)
+    assert [(e.subject, e.at) for e in page] == [
+        ("conversation-3", T0 + 3),
+        ("conversation-2", T0 + 2),
+    ]
+    with pytest.raises(ValueError, match="unknown audit action"):
+        await audit.record(7, "read_everything")
+    with pytest.raises(ValueError, match="not text"):
+        await audit.record(7, "note", "conversation-1", "x" * 500)
