@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     purge = commands.add_parser("purge", help="erase conversations past the retention period")
     purge.add_argument("--days", type=int, help="override SUPPORTBOT_RETENTION_DAYS")
     purge.set_defaults(handler=_purge)
+
+    from bot.console.cli import add_parser as add_moderators
+
+    add_moderators(commands)
     return parser
 
 

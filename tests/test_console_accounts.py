@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from bot.console.audit import Audit
 from bot.console.sessions import COOKIE, Sessions, cookie_name, cookie_options, csrf_ok
 from bot.console.signin import Console
 from bot.console.throttle import Throttle, ip_key
-from bot.crypto import Keyring
+from bot.crypto import Keyring, load_or_create_secret
 from bot.storage.sqlite import SqliteRepository
 
 PASSWORD = "correct horse battery"
@@ -398,3 +401,86 @@ async def test_audit_list_pages_newest_first(repo: SqliteRepository, clock: Cloc
         await audit.record(7, "read_everything")
     with pytest.raises(ValueError, match="not text"):
         await audit.record(7, "note", "conversation-1", "x" * 500)
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def moderators(data: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SUPPORTBOT_DATA_DIR": str(data), "SUPPORTBOT_DATABASE_URL": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "moderators", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr
+    return done
+
+
+async def test_cli_add_list_disable_reset(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = moderators(data, "add", "Ann@Example.org", "--role", "admin", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "added admin ann@example.org" in done.stdout
+    assert moderators(data, "add", "bob@example.org", stdin=PASSWORD + "\n").returncode == 0
+    listed = moderators(data, "list").stdout.splitlines()
+    assert len(listed) == 2
+    assert "ann@example.org" in listed[0] and "admin" in listed[0] and "active" in listed[0]
+    assert "bob@example.org" in listed[1] and "moderator" in listed[1]
+    assert PASSWORD not in moderators(data, "list").stdout
+
+    assert moderators(data, "disable", "bob@example.org").returncode == 0
+    assert "disabled" in moderators(data, "list").stdout.splitlines()[1]
+    assert moderators(data, "enable", "bob@example.org").returncode == 0
+    reset = moderators(data, "reset", "bob@example.org", stdin="another long passphrase\n")
+    assert reset.returncode == 0, reset.stderr
+
+    keyring = Keyring(load_or_create_secret("", data))
+    repo = SqliteRepository(data / "supportbot.db", keyring)
+    await repo.open()
+    try:
+        accounts = Accounts(repo)
+        assert await accounts.verify("bob@example.org", "another long passphrase") is not None
+        assert await accounts.verify("ann@example.org", PASSWORD) is not None
+        entries = await Audit(repo).list()
+        audit_text = repr(await repo.fetch("SELECT * FROM audit"))
+    finally:
+        await repo.close()
+    assert [(e.moderator_id, e.action, e.subject, e.detail) for e in reversed(entries)] == [
+        (None, "moderator_add", "ann@example.org", "role=admin"),
+        (None, "moderator_add", "bob@example.org", "role=moderator"),
+        (None, "moderator_disable", "bob@example.org", ""),
+        (None, "moderator_enable", "bob@example.org", ""),
+        (None, "moderator_reset", "bob@example.org", ""),
+    ]
+    assert PASSWORD not in audit_text and "another long" not in audit_text
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("add", "ann@example.org"), "short\n", "error: the password must have at least 12"),
+        (("add", "ann@example.org"), "", "error: no password on the first line of stdin"),
+        (
+            ("add", "ann@example.org"),
+            "ann@example.org\n",
+            "error: the password must not be the email",
+        ),
+        (("add", "nonsense"), PASSWORD + "\n", "error: not an email address"),
+        (("add", "taken@example.org"), PASSWORD + "\n", "error: a moderator with email taken@"),
+        (("disable", "nobody@example.org"), "", "error: no moderator with email nobody@"),
+        (("enable", "nobody@example.org"), "", "error: no moderator with email nobody@"),
+        (("reset", "nobody@example.org"), PASSWORD + "\n", "error: no moderator with email"),
+        (("reset", "taken@example.org"), "short\n", "error: the password must have at least"),
+    ],
+)
+def test_cli_errors_exit_1(tmp_path: Path, args: tuple[str, ...], stdin: str, message: str) -> None:
+    data = tmp_path / "data"
+    assert moderators(data, "add", "taken@example.org", stdin=PASSWORD + "\n").returncode == 0
+    done = moderators(data, *args, stdin=stdin)
+    assert done.returncode == 1
+    assert done.stderr.startswith(message), done.stderr
+    assert done.stdout == ""
