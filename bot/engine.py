@@ -80,6 +80,9 @@ class Engine:
         self.pacing = pacing
         self.max_text_chars = max_text_chars
         self.clock = clock
+        # Whether a moderator is online now (the console sets it); decides what a person who
+        # asks for a human is told.
+        self.staffed: Callable[[], bool] = lambda: False
 
     @classmethod
     def from_settings(

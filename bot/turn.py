@@ -256,7 +256,9 @@ class Turn:
         lines = self.engine.presenter.lines(
             ("crisis", "support"), self.conv.locale, self.profile, self.now, open_only=True
         )
-        for message in pack(self.t("sys.human"), lines):
+        # Honest about what happens next: is anyone from the team online right now?
+        key = "sys.human_staffed" if self.engine.staffed() else "sys.human"
+        for message in pack(self.t(key), lines):
             self.say(message, "notice")
 
     def _restart(self) -> Decision:

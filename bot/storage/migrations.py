@@ -140,6 +140,54 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 6: cases for moderators. A handoff opens a case (one open case per conversation; a later
+    # handoff can only raise its priority). Notes and the live relay are sealed. `daily` and
+    # `waits` are anonymous aggregates for the dashboard: they outlive erased conversations.
+    """
+    CREATE TABLE cases (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        rank INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'claimed', 'closed')),
+        owner INTEGER,
+        opened_at REAL NOT NULL,
+        queued_at REAL NOT NULL,
+        claimed_at REAL,
+        closed_at REAL,
+        outcome TEXT
+    );
+    CREATE UNIQUE INDEX cases_open ON cases (conversation_id) WHERE status != 'closed';
+    CREATE TABLE case_notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL,
+        moderator_id INTEGER NOT NULL,
+        at REAL NOT NULL,
+        sealed BLOB NOT NULL
+    );
+    CREATE INDEX case_notes_conversation ON case_notes (conversation_id);
+    CREATE TABLE relay (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        author TEXT NOT NULL CHECK (author IN ('person', 'moderator')),
+        moderator_id INTEGER,
+        sealed BLOB NOT NULL
+    );
+    CREATE INDEX relay_conversation ON relay (conversation_id);
+    CREATE TABLE daily (
+        day TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        key TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (day, metric, key)
+    );
+    CREATE TABLE waits (
+        day TEXT NOT NULL,
+        seconds REAL NOT NULL
+    );
+    """,
 ]
 
 # Every table holding rows about a person, keyed by conversation id: erasure covers all of them.
@@ -149,6 +197,9 @@ PERSONAL_TABLES: dict[str, str] = {
     "handoffs": "conversation_id",
     "web_messages": "conversation_id",
     "web_sessions": "conversation_id",
+    "cases": "conversation_id",
+    "case_notes": "conversation_id",
+    "relay": "conversation_id",
     "conversations": "id",
 }
 

@@ -25,7 +25,15 @@ import aiosqlite
 
 from bot import effects_codec
 from bot.crypto import Keyring
-from bot.model import Conversation, Decision, NewEvidence, OutboxEntry, Outcome, TranscriptEntry
+from bot.model import (
+    Conversation,
+    Decision,
+    Handoff,
+    NewEvidence,
+    OutboxEntry,
+    Outcome,
+    TranscriptEntry,
+)
 from bot.storage.base import Decide, EvidenceRecord, HandoffRecord, PurgeReport
 from bot.storage.blobs import BlobStore
 from bot.storage.codec import (
@@ -74,6 +82,27 @@ class _Plan:
     inbox: list[tuple[str, float]] = field(default_factory=list)
     evidence: dict[str, list[NewEvidence]] = field(default_factory=dict)
     outbox: list[tuple[str, str, float, bytes]] = field(default_factory=list)
+    # Anonymous counts for the dashboard: (day, metric, key) -> n.
+    stats: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def count(
+        self,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        handoffs: list[Handoff],
+        now: float,
+    ) -> None:
+        if after is None:
+            return
+        day = time.strftime("%Y-%m-%d", time.gmtime(now))
+        keys = [("conversations", "all")] if before is None else []
+        for column in ("pattern", "age_band", "nation"):
+            value = after.get(column)
+            if value and (before is None or before.get(column) != value):
+                keys.append((column, str(value)))
+        keys += [("handoffs", handoff.priority) for handoff in handoffs[:1]]
+        for metric, key in keys:
+            self.stats[(day, metric, key)] = self.stats.get((day, metric, key), 0) + 1
 
     def add(self, conversation_id: str, event_key: str, decision: Decision, now: float) -> None:
         conversation = decision.conversation
@@ -130,6 +159,9 @@ class SqliteRepository:
         self._writer: asyncio.Task[None] | None = None
         self._checkpointer: aiosqlite.Connection | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
+        # Called after a commit with the conversations that asked for a person in it.
+        self.on_handoff: Callable[[set[str]], None] | None = None
+        self._handed_over: set[str] = set()
         self.batches = 0  # for benchmarks: how many commits served how many events
         self.batched_events = 0
 
@@ -298,6 +330,9 @@ class SqliteRepository:
                 continue
             seen.add(job.event_key)
             plan.add(job.conversation_id, job.event_key, decision, now)
+            if decision.handoffs:
+                self._handed_over.add(job.conversation_id)
+            plan.count(stored, plan.final[job.conversation_id], decision.handoffs, now)
             if job.outbox is not None and decision.effects:
                 blob = effects_codec.dumps(job.outbox, decision.effects)
                 sealed = self.sealer.seal(blob, f"o:{job.event_key}")
@@ -319,6 +354,9 @@ class SqliteRepository:
             return False
         self.batches += 1
         self.batched_events += len(inflight.batch)
+        handed, self._handed_over = self._handed_over, set()
+        if handed and self.on_handoff is not None:
+            self.on_handoff(handed)
         for job, result in zip(inflight.batch, inflight.results, strict=True):
             if isinstance(result, BaseException):
                 _resolve(job.future, None, result)
@@ -379,6 +417,13 @@ class SqliteRepository:
                     "VALUES (?, ?, ?, ?)",
                     handoffs,
                 )
+                await db.executemany(_OPEN_CASE, self._cases(plan))
+            if plan.stats:
+                await db.executemany(
+                    "INSERT INTO daily (day, metric, key, count) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count",
+                    [(*key, n) for key, n in plan.stats.items()],
+                )
             if evidence_rows:
                 await db.executemany(_INSERT_EVIDENCE, evidence_rows)
             if plan.outbox:
@@ -401,6 +446,18 @@ class SqliteRepository:
             await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --- encoding --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _cases(plan: _Plan) -> list[tuple[Any, ...]]:
+        rows = []
+        for cid, items in plan.handoffs.items():
+            final = plan.final.get(cid)
+            if final is None or not items:
+                continue
+            priority, reason, at = min(items, key=lambda h: PRIORITY_RANK.get(h[0], 9))
+            rank = PRIORITY_RANK.get(priority, 9)
+            rows.append((cid, final["channel"], rank, reason, at, at))
+        return rows
 
     def _row(self, data: dict[str, Any]) -> tuple[Any, ...]:
         profile = data["profile"]
@@ -693,6 +750,17 @@ async def _read_batch(db: aiosqlite.Connection, ids: list[str], event_keys: list
     )
     return list(await db.execute_fetchall(sql, [*ids, *event_keys]))
 
+
+# Crisis first, then under-18s, then everyone else.
+PRIORITY_RANK = {"crisis": 0, "young": 1, "normal": 2}
+# One open case per conversation: a further handoff can only raise its priority.
+_OPEN_CASE = (
+    "INSERT INTO cases (conversation_id, channel, rank, reason, opened_at, queued_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (conversation_id) WHERE status != 'closed' DO UPDATE SET "
+    "reason = CASE WHEN excluded.rank < rank THEN excluded.reason ELSE reason END, "
+    "rank = MIN(rank, excluded.rank)"
+)
 
 _UPSERT_CONVERSATION = (
     "INSERT INTO conversations (id, channel, flow, state, locale, age_band, nation, pattern, "
