@@ -120,7 +120,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         access_log=False,
         log_level=settings.log_level.lower(),
+        # Compression costs memory per connection (uvicorn #1862) and nothing here needs it.
+        ws="websockets-sansio",
         ws_per_message_deflate=False,
+        ws_max_size=settings.ws_max_bytes,
     )
     return 0
 
