@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     ws_max_bytes: int = Field(default=320 * 1024, ge=64 * 1024)
 
     # --- moderator console ---
+    # A Telegram chat (e.g. a private group of moderators) told when an urgent case arrives.
+    moderators_chat_id: int | None = None
     console_idle_minutes: int = Field(default=30, ge=1)  # a session ends after this long unused
     console_absolute_hours: int = Field(default=12, ge=1)  # and this long after sign-in
     signin_max_failures: int = Field(default=5, ge=1)  # per email, within the window

@@ -12,6 +12,8 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from starlette.applications import Starlette
@@ -22,14 +24,23 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from bot.app import channel_store, running_engine
+from bot.channels.web import CHANNEL as CHANNEL_WEB
 from bot.channels.web import WebChannel
 from bot.channels.web.proof import b64decode
 from bot.channels.web.store import WebStore
 from bot.config import Settings
+from bot.console.cases import Case, CaseStore
+from bot.console.desk import Desk
+from bot.console.signin import Console
+from bot.console.web import ConsoleApp, new_login_key
+from bot.console.web import routes as console_routes
 from bot.engine import Engine
 from bot.storage.sqlite import SqliteRepository
 from bot.web.security import SecurityHeaders
 from bot.web.widget import STATIC, build_demo, build_widget
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.channel import TelegramChannel
 
 log = logging.getLogger(__name__)
 MAX_UPDATE_BYTES = 1024 * 1024
@@ -62,6 +73,24 @@ async def purge_forever(engine: Engine, settings: Settings, every: float = PURGE
         await asyncio.sleep(every)
 
 
+def build_console(engine: Engine, repository: SqliteRepository, settings: Settings) -> ConsoleApp:
+    cases = CaseStore(repository)
+    return ConsoleApp(
+        engine=engine,
+        repository=repository,
+        console=Console.from_settings(repository, settings),
+        cases=cases,
+        desk=Desk(cases),
+        login_key=new_login_key(),
+    )
+
+
+async def notify_moderators(channel: TelegramChannel, chat_id: int, case: Case) -> None:
+    """A line in the moderators' Telegram chat: that something urgent waits, nothing personal."""
+    text = f"Urgent case waiting ({case.priority}). Open the console."
+    await channel.sender.call(chat_id, partial(channel.bot.send_message, chat_id, text))
+
+
 def create_app(settings: Settings) -> Starlette:
     webhook_path = urlparse(settings.webhook_url).path or "/telegram/webhook"
 
@@ -73,7 +102,14 @@ def create_app(settings: Settings) -> Starlette:
             app.state.secret = webhook_secret(settings, engine.keyring.webhook_key)
             repository = channel_store(engine)
             assert isinstance(repository, SqliteRepository)
-            web = WebChannel(engine, WebStore(repository), origins=settings.origins())
+            console = build_console(engine, repository, settings)
+            desk = console.desk
+            await desk.load()
+            repository.on_handoff = desk.handed_over
+            engine.staffed = lambda: desk.online > 0
+            app.state.console = console
+            web = WebChannel(engine, WebStore(repository), origins=settings.origins(), desk=desk)
+            desk.register(CHANNEL_WEB, web.deliver)
             await web.recover()
             app.state.web = web
             app.state.widget = build_widget(engine.renderer.texts)
@@ -82,6 +118,12 @@ def create_app(settings: Settings) -> Starlette:
                 from bot.channels.telegram.factory import make_channel
 
                 channel = make_channel(settings, engine, channel_store(engine))
+                channel.desk = desk
+                desk.register("telegram", channel.deliver)
+                if settings.moderators_chat_id is not None:
+                    desk.on_urgent = partial(
+                        notify_moderators, channel, settings.moderators_chat_id
+                    )
                 await channel.start(poll=not settings.webhook_url)
                 if settings.webhook_url:
                     await channel.bot.set_webhook(
@@ -157,6 +199,7 @@ def create_app(settings: Settings) -> Starlette:
         return Response(status_code=200)
 
     routes = [
+        *console_routes(),
         Route("/", home),
         Route("/healthz", health),
         Route("/favicon.ico", lambda request: Response(status_code=204)),

@@ -23,6 +23,7 @@ from telegram.error import TelegramError
 
 from bot.channels.telegram.sender import Sender
 from bot.channels.telegram.translate import CHANNEL, Incoming, translate
+from bot.console.desk import Desk, relayed
 from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
 from bot.model import (
@@ -31,6 +32,7 @@ from bot.model import (
     DeliverPack,
     Effect,
     End,
+    EventKind,
     Inbound,
     Pause,
     RequestUpload,
@@ -38,6 +40,7 @@ from bot.model import (
 )
 from bot.storage.base import ChannelStore
 from bot.turn import SYS_EXIT
+from bot.understanding import signals_crisis
 
 log = logging.getLogger(__name__)
 COMMANDS = [
@@ -70,6 +73,7 @@ class TelegramChannel:
         self.pace = pace
         self.sender = sender or Sender()
         self.sleep = sleep
+        self.desk: Desk | None = None  # set when the moderator console runs
         self._queues: dict[int, asyncio.Queue[Incoming]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._polling: asyncio.Task[None] | None = None
@@ -193,6 +197,9 @@ class TelegramChannel:
             event = await self._with_file(incoming)
         cid = self.engine.conversation_id(event)
         theirs = [incoming.person_message_id] if incoming.person_message_id is not None else []
+        if self.desk is not None and self.desk.owned(cid) and relayed(event):
+            await self._relay(incoming, event, cid, theirs)
+            return
         outcome = await self.engine.handle(event, durable=True)
         key = f"{event.channel}:{event.event_id}"
         if outcome.effects:
@@ -201,6 +208,36 @@ class TelegramChannel:
             await self.store.messages_add(cid, theirs)
         # One write releases both the delivered outbox entry and the handled update.
         await self.store.finish(CHANNEL, incoming.update_id, key)
+
+    async def _relay(self, incoming: Incoming, event: Inbound, cid: str, theirs: list[int]) -> None:
+        """A moderator owns the conversation: the person's words go to them, not the bot."""
+        assert self.desk is not None
+        if await self.engine.record(event):
+            words = event.text if event.kind is EventKind.TEXT else f"(tapped {event.text})"
+            await self.desk.from_person(cid, words)
+        if theirs:
+            await self.store.messages_add(cid, theirs)
+        if event.kind is EventKind.TEXT and signals_crisis(event.text):
+            # Safety first even with a person present: the crisis lines go out at once.
+            crisis = Inbound(
+                CHANNEL, event.user_key, f"{event.event_id}:crisis", EventKind.TEXT, event.text
+            )
+            outcome = await self.engine.handle(crisis, durable=True)
+            key = f"{CHANNEL}:{crisis.event_id}"
+            if outcome.effects:
+                await self._deliver(incoming.chat_id, cid, key, outcome.effects, 0)
+            await self.store.finish(CHANNEL, None, key)
+        await self.store.inbox_done(CHANNEL, incoming.update_id)
+
+    async def deliver(self, conversation_id: str, text: str, kind: str) -> None:
+        """A moderator's message (or a notice about them) to the person's chat."""
+        conversation = await self.engine.repository.load(conversation_id)
+        if conversation is None or not conversation.address:
+            return
+        chat_id = int(conversation.address)
+        message = await self.sender.call(chat_id, partial(self.bot.send_message, chat_id, text))
+        if message is not None:
+            await self.store.messages_add(conversation_id, [message.message_id])
 
     async def _with_file(self, incoming: Incoming) -> Inbound:
         ref = incoming.file

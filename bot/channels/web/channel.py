@@ -25,10 +25,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from bot.channels.web.frames import Frame, client_id, frames_for
 from bot.channels.web.proof import b64decode, connect_message, forget_message, verify
 from bot.channels.web.store import WebSession, WebStore
+from bot.console.desk import Desk, relayed
 from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
 from bot.model import Attachment, End, EventKind, Inbound
 from bot.turn import SYS_EXIT
+from bot.understanding import signals_crisis
 
 log = logging.getLogger(__name__)
 CHANNEL = "web"
@@ -65,8 +67,16 @@ class _Link:
 
 
 class WebChannel:
-    def __init__(self, engine: Engine, store: WebStore, *, origins: Iterable[str]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: WebStore,
+        *,
+        origins: Iterable[str],
+        desk: Desk | None = None,
+    ) -> None:
         self.engine = engine
+        self.desk = desk
         self.store = store
         self.origins = frozenset(o.rstrip("/") for o in origins)
         self._live: dict[str, _Link] = {}  # conversation id -> its open socket
@@ -239,7 +249,36 @@ class WebChannel:
             else:
                 await _send(websocket, {"t": "error", "code": "bad_frame"})
                 continue
+            if (
+                self.desk is not None
+                and self.desk.owned(link.session.conversation_id)
+                and relayed(event)
+            ):
+                await self._relay(link, event, cid, you)
+                continue
             await self._handle(link, event, cid, you)
+
+    async def _relay(self, link: _Link, event: Inbound, cid: str, you: Frame | None) -> None:
+        """A moderator owns the conversation: the person's words go to them, not the bot."""
+        assert self.desk is not None
+        conversation_id = link.session.conversation_id
+        words = str(you.get("text", "")) if you else ""
+        async with self._lock(conversation_id):
+            if await self.engine.record(event):
+                await self.desk.from_person(conversation_id, words)
+                if you is not None:
+                    await self._send_numbered(link, await self.store.append(conversation_id, [you]))
+        if event.kind is EventKind.TEXT and signals_crisis(event.text):
+            # Safety first even with a person present: the crisis lines go out at once.
+            crisis = Inbound(
+                CHANNEL, event.user_key, f"{event.event_id}:crisis", EventKind.TEXT, event.text
+            )
+            await self._handle(link, crisis, None, None)
+        await _send(link.websocket, {"t": "ack", "id": cid})
+
+    async def deliver(self, conversation_id: str, text: str, kind: str) -> None:
+        """A moderator's message (or a notice about them) to the person's widget."""
+        await self.post(conversation_id, [{"t": "say", "text": text, "kind": kind, "pause": 0}])
 
     async def _file(self, link: _Link, cid: str, frame: Frame) -> None:
         size, name = frame.get("size"), frame.get("name")

@@ -1,0 +1,284 @@
+"""Cases in the moderators' queue: claim, release, close, notes, the live relay, the dashboard.
+
+Only what a moderator needs leaves this module: the queue shows categories (pattern, age band,
+nation, channel, waiting time) and never words; the transcript, notes and relay are given only
+to the case's owner. Notes and relay messages are sealed at rest like the transcript.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.sqlite import SqliteRepository
+
+PRIORITIES = ("crisis", "young", "normal")
+OUTCOMES = (
+    "advice_given",
+    "referred_to_police",
+    "referred_to_support_line",
+    "safeguarding_referral",
+    "no_response",
+    "other",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: int
+    conversation_id: str
+    channel: str
+    priority: str
+    reason: str
+    status: str
+    owner: int | None
+    opened_at: float
+    queued_at: float
+    claimed_at: float | None
+    closed_at: float | None
+    outcome: str | None
+    pattern: str | None
+    age_band: str | None
+    nation: str | None
+
+    def public(self, now: float, owner_email: str | None = None) -> dict[str, Any]:
+        """What every moderator may see about a case: categories and times, never words."""
+        return {
+            "id": self.id,
+            "priority": self.priority,
+            "reason": self.reason,
+            "status": self.status,
+            "channel": self.channel,
+            "pattern": self.pattern,
+            "age_band": self.age_band,
+            "nation": self.nation,
+            "waiting": round(now - self.queued_at) if self.status == "queued" else None,
+            "opened_at": self.opened_at,
+            "owner": owner_email,
+            "outcome": self.outcome,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a case's conversation as the owner sees it."""
+
+    at: float
+    author: str  # person | bot | moderator | note
+    text: str
+
+
+_CASE_COLUMNS = (
+    "c.id, c.conversation_id, c.channel, c.rank, c.reason, c.status, c.owner, c.opened_at, "
+    "c.queued_at, c.claimed_at, c.closed_at, c.outcome, v.pattern, v.age_band, v.nation"
+)
+_FROM = "FROM cases c LEFT JOIN conversations v ON v.id = c.conversation_id"
+
+
+def _case(row: Any) -> Case:
+    rank = int(row[3])
+    priority = PRIORITIES[rank] if 0 <= rank < len(PRIORITIES) else "normal"
+    return Case(row[0], row[1], row[2], priority, *row[4:])
+
+
+class CaseStore:
+    def __init__(
+        self, repository: SqliteRepository, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.repository = repository
+        self.sealer = repository.sealer
+        self.clock = clock
+
+    async def queue(self) -> list[Case]:
+        """Open cases: crisis first, then under-18s, then by how long they have waited."""
+        rows = await self.repository.fetch(
+            f"SELECT {_CASE_COLUMNS} {_FROM} WHERE c.status != 'closed' "
+            "ORDER BY c.status = 'claimed', c.rank, c.queued_at"
+        )
+        return [_case(row) for row in rows]
+
+    async def get(self, case_id: int) -> Case | None:
+        rows = await self.repository.fetch(
+            f"SELECT {_CASE_COLUMNS} {_FROM} WHERE c.id = ?", (case_id,)
+        )
+        return _case(rows[0]) if rows else None
+
+    async def claimed_conversations(self) -> dict[str, int]:
+        """Conversation id -> owning moderator, for every case someone has claimed."""
+        rows = await self.repository.fetch(
+            "SELECT conversation_id, owner FROM cases WHERE status = 'claimed'"
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def claim(self, case_id: int, moderator_id: int) -> Case | None:
+        """Take a queued case. Of two moderators clicking at once exactly one wins: the update
+        only matches while the case is still queued, and writes are serialised."""
+        now = self.clock()
+
+        async def work(db: aiosqlite.Connection) -> bool:
+            cursor = await db.execute(
+                "UPDATE cases SET status = 'claimed', owner = ?, claimed_at = ? "
+                "WHERE id = ? AND status = 'queued'",
+                (moderator_id, now, case_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            rows = await db.execute_fetchall("SELECT queued_at FROM cases WHERE id = ?", (case_id,))
+            waited = now - float(next(iter(rows))[0])
+            await db.execute("INSERT INTO waits (day, seconds) VALUES (?, ?)", (_day(now), waited))
+            return True
+
+        won = await self.repository.submit(work)
+        return await self.get(case_id) if won else None
+
+    async def release(self, case_id: int, moderator_id: int) -> Case | None:
+        """Hand a case back to the queue (only its owner can)."""
+        now = self.clock()
+
+        async def work(db: aiosqlite.Connection) -> bool:
+            cursor = await db.execute(
+                "UPDATE cases SET status = 'queued', owner = NULL, queued_at = ? "
+                "WHERE id = ? AND status = 'claimed' AND owner = ?",
+                (now, case_id, moderator_id),
+            )
+            return cursor.rowcount == 1
+
+        return await self.get(case_id) if await self.repository.submit(work) else None
+
+    async def close(self, case_id: int, moderator_id: int, outcome: str) -> Case | None:
+        if outcome not in OUTCOMES:
+            raise ValueError("unknown outcome")
+        now = self.clock()
+
+        async def work(db: aiosqlite.Connection) -> bool:
+            cursor = await db.execute(
+                "UPDATE cases SET status = 'closed', closed_at = ?, outcome = ? "
+                "WHERE id = ? AND status = 'claimed' AND owner = ?",
+                (now, outcome, case_id, moderator_id),
+            )
+            if cursor.rowcount == 1:
+                await db.execute(
+                    "INSERT INTO daily (day, metric, key, count) VALUES (?, 'outcome', ?, 1) "
+                    "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + 1",
+                    (_day(now), outcome),
+                )
+            return cursor.rowcount == 1
+
+        return await self.get(case_id) if await self.repository.submit(work) else None
+
+    # --- words: sealed at rest, shown only to the owner -------------------------------------------
+
+    async def add_note(self, case: Case, moderator_id: int, text: str) -> None:
+        await self._add_sealed(
+            "INSERT INTO case_notes (conversation_id, moderator_id, at, sealed) "
+            "VALUES (?, ?, ?, ?)",
+            case.conversation_id,
+            (moderator_id,),
+            text,
+            "note",
+        )
+
+    async def add_relay(
+        self, conversation_id: str, author: str, text: str, moderator_id: int | None = None
+    ) -> None:
+        await self._add_sealed(
+            "INSERT INTO relay (conversation_id, author, moderator_id, at, sealed) "
+            "VALUES (?, ?, ?, ?, ?)",
+            conversation_id,
+            (author, moderator_id),
+            text,
+            "relay",
+        )
+
+    async def _add_sealed(
+        self, sql: str, conversation_id: str, extra: tuple[Any, ...], text: str, kind: str
+    ) -> None:
+        now = self.clock()
+        sealer = self.sealer
+
+        async def work(db: aiosqlite.Connection) -> None:
+            # The row id is part of the seal's context: a sealed note can't be moved to another row.
+            cursor = await db.execute(sql, (conversation_id, *extra, now, b""))
+            row_id = cursor.lastrowid
+            table = "case_notes" if kind == "note" else "relay"
+            sealed = sealer.seal(text.encode(), f"{kind}:{conversation_id}:{row_id}")
+            await db.execute(f"UPDATE {table} SET sealed = ? WHERE id = ?", (sealed, row_id))
+
+        await self.repository.submit(work)
+
+    async def notes(self, case: Case) -> list[Line]:
+        rows = await self.repository.fetch(
+            "SELECT n.id, n.at, n.sealed, m.email FROM case_notes n "
+            "LEFT JOIN moderators m ON m.id = n.moderator_id WHERE n.conversation_id = ? "
+            "ORDER BY n.id",
+            (case.conversation_id,),
+        )
+        return [
+            Line(at, f"note:{email or '?'}", self._open(sealed, f"note:{case.conversation_id}:{i}"))
+            for i, at, sealed, email in rows
+        ]
+
+    async def lines(self, case: Case) -> list[Line]:
+        """The conversation with the bot and the live relay, in time order."""
+        lines: list[Line] = []
+        for entry in await self.repository.transcript(case.conversation_id):
+            if entry.inbound:
+                lines.append(Line(entry.at, "person", entry.inbound))
+            lines.extend(Line(entry.at, "bot", text) for text in entry.outbound)
+        rows = await self.repository.fetch(
+            "SELECT id, at, author, sealed FROM relay WHERE conversation_id = ? ORDER BY id",
+            (case.conversation_id,),
+        )
+        for i, at, author, sealed in rows:
+            lines.append(Line(at, author, self._open(sealed, f"relay:{case.conversation_id}:{i}")))
+        return sorted(lines, key=lambda line: line.at)
+
+    def _open(self, sealed: bytes, context: str) -> str:
+        return self.sealer.open(sealed, context).decode()
+
+    # --- the dashboard: anonymous aggregates only ---------------------------------------------
+
+    async def dashboard(self, days: int = 30) -> dict[str, Any]:
+        since = _day(self.clock() - days * 86400)
+        rows = await self.repository.fetch(
+            "SELECT day, metric, key, count FROM daily WHERE day >= ? ORDER BY day", (since,)
+        )
+        per_day: dict[str, dict[str, int]] = {}
+        totals: dict[str, dict[str, int]] = {}
+        for day, metric, key, count in rows:
+            if metric in ("conversations", "handoffs"):
+                per_day.setdefault(day, {"conversations": 0, "handoffs": 0})
+                per_day[day][metric] += count
+            totals.setdefault(metric, {})
+            totals[metric][key] = totals[metric].get(key, 0) + count
+        waits = [
+            float(row[0])
+            for row in await self.repository.fetch(
+                "SELECT seconds FROM waits WHERE day >= ? ORDER BY seconds", (since,)
+            )
+        ]
+        return {
+            "days": [{"day": day, **counts} for day, counts in sorted(per_day.items())],
+            "by_pattern": totals.get("pattern", {}),
+            "by_age_band": totals.get("age_band", {}),
+            "by_nation": totals.get("nation", {}),
+            "by_priority": totals.get("handoffs", {}),
+            "outcomes": totals.get("outcome", {}),
+            "wait_median": statistics.median(waits) if waits else None,
+            "wait_p90": _percentile(waits, 0.9) if waits else None,
+            "claims": len(waits),
+        }
+
+
+def _day(at: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
