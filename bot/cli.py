@@ -111,14 +111,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.web.app import create_app
 
-    host = args.host or settings.host
-    port = args.port or settings.port
+    # --host/--port override the settings, so the server's own origin matches where it listens.
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
+    )
+    host, port = settings.host, settings.port
     # No access log: addresses and paths of people seeking help are not ours to keep.
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         access_log=False,
+        log_config=None,  # our logging (bot/logsetup.py), with its filters, not uvicorn's
         log_level=settings.log_level.lower(),
         # Compression costs memory per connection (uvicorn #1862) and nothing here needs it.
         ws="websockets-sansio",

@@ -18,8 +18,6 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from fpdf import FPDF
-
 from bot.evidence.sniff import EXTENSIONS
 from bot.model import Conversation, TranscriptEntry
 from bot.storage.base import EvidenceRecord
@@ -97,6 +95,9 @@ def _latin(text: str) -> str:
 
 def _report(contents: PackContents, entries: list[dict[str, Any]]) -> bytes:
     conversation, labels = contents.conversation, contents.labels
+    # Imported here: fpdf brings PIL and fontTools (~20 MB) that only a pack needs.
+    from fpdf import FPDF
+
     pdf = FPDF()
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()

@@ -96,9 +96,11 @@ class _Plan:
             return
         day = time.strftime("%Y-%m-%d", time.gmtime(now))
         keys = [("conversations", "all")] if before is None else []
+        now_profile = after.get("profile") or {}
+        was_profile = (before or {}).get("profile") or {}
         for column in ("pattern", "age_band", "nation"):
-            value = after.get(column)
-            if value and (before is None or before.get(column) != value):
+            value = now_profile.get(column)
+            if value and was_profile.get(column) != value:
                 keys.append((column, str(value)))
         keys += [("handoffs", handoff.priority) for handoff in handoffs[:1]]
         for metric, key in keys:
@@ -179,7 +181,7 @@ class SqliteRepository:
             "busy_timeout=5000",
             "foreign_keys=ON",
             "secure_delete=ON",  # deleted rows are overwritten, not left in free pages
-            "cache_size=-32000",  # 32 MB of page cache
+            "cache_size=-8000",  # 8 MB of page cache: reads are few and small
             # Checkpoints run from their own connection (see _checkpoints), not inside a commit
             # that someone is waiting on.
             "wal_autocheckpoint=0",
