@@ -9,7 +9,25 @@ from __future__ import annotations
 
 import logging
 
-NOISY = ("httpx", "httpcore", "telegram", "aiosqlite", "transitions", "asyncio")
+NOISY = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "aiosqlite",
+    "transitions",
+    "asyncio",
+    "uvicorn.access",
+    "websockets",
+)
+
+
+class _NoConnectionLines(logging.Filter):
+    """uvicorn logs every WebSocket with the client's address ('"WebSocket /ws" [accepted]',
+    'connection open'); who connects to a support service is not ours to keep."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return "WebSocket" not in message and not message.startswith("connection ")
 
 
 def configure(level: str = "INFO") -> None:
@@ -19,3 +37,4 @@ def configure(level: str = "INFO") -> None:
     )
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").addFilter(_NoConnectionLines())

@@ -111,6 +111,10 @@ async def test_full_conversation_through_the_widget(
     # Both sides are logged on the server (sealed), numbered without gaps.
     seqs = [r[0] for r in rows(server, "SELECT seq FROM web_messages ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1))
+    # The server's log has no words, and no record of who connected.
+    log = (server.data_dir / "server.log").read_text()
+    assert "I'm 30" not in log and '"WebSocket' not in log and "connection open" not in log
+    assert "Application startup complete" in log
     # The host page's CSS ("button{all:unset}") did not reach inside the widget.
     colour = await widget.part(".send").evaluate("b => getComputedStyle(b).backgroundColor")
     assert colour == "rgb(29, 78, 216)"
