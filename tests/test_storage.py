@@ -199,3 +199,23 @@ async def test_a_caller_that_gives_up_does_not_stop_the_writer(sqlite_engine: En
     person = Person(sqlite_engine)
     reply = await asyncio.wait_for(person.start(), 5)  # a dead writer would never answer
     assert "support bot" in reply.text
+
+
+async def test_dashboard_counts_are_anonymous_and_outlive_erasure(sqlite_engine: Engine) -> None:
+    person = Person(sqlite_engine, "counted")
+    await person.start()
+    await person.tap("start")
+    await person.say("I'm 16")
+    await person.say("Cardiff")
+    await person.say("yes")
+    await person.say("person")
+    repository = sqlite_engine.repository
+    assert isinstance(repository, SqliteRepository)
+    await person.say("delete")
+    await person.say("yes")
+    rows = {(m, k): n for _, m, k, n in await repository.fetch("SELECT * FROM daily")}
+    assert rows[("conversations", "all")] == 1
+    assert rows[("age_band", "13_17")] == 1 and rows[("nation", "wales")] == 1
+    assert rows[("handoffs", "young")] == 1
+    assert await repository.fetch("SELECT * FROM conversations") == []
+    assert await repository.fetch("SELECT * FROM cases") == []
