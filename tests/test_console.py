@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs Debian's chromium (apt-get install chromium)",
 )
 CHAT = 4242
+MODERATORS_CHAT = -100777
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
@@ -53,7 +54,11 @@ async def server(tmp_path: Path, api: BotApiStandIn) -> AsyncIterator[Server]:
     running = Server(
         data,
         free_port(),
-        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url},
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": api.base_url,
+            "SUPPORTBOT_MODERATORS_CHAT_ID": str(MODERATORS_CHAT),
+        },
     )
     await asyncio.to_thread(running.start)
     await asyncio.to_thread(add_moderator, running, "alex@example.org", "admin")
@@ -121,6 +126,8 @@ async def test_two_moderators_relay_on_both_channels(
     await winner.fill("#reply-text", "Hello, I'm from the team. You did the right thing.")
     await winner.click("#reply-send")
     await widget.wait_for("You did the right thing")
+    team = await widget.part(".msg.moderator").last.inner_text()
+    assert team.startswith("From our team")  # not mistaken for the bot
     # The person's reply appears live in the console, and the bot stays quiet meanwhile.
     before = len(await widget.bot_texts())
     await widget.say("thank you, what now?")
@@ -359,7 +366,9 @@ async def test_evidence_reveal_is_audited_and_export_needs_consent(
     await admin.client.aclose()
 
 
-async def test_dashboard_and_notifications(browser: Browser, server: Server) -> None:
+async def test_dashboard_and_notifications(
+    browser: Browser, server: Server, api: BotApiStandIn
+) -> None:
     context = await browser.new_context()
     await context.grant_permissions(["notifications"], origin=server.url)
     page = await sign_in_browser(context, server, "alex@example.org")
@@ -378,6 +387,9 @@ async def test_dashboard_and_notifications(browser: Browser, server: Server) -> 
     assert "crisis" in priority.lower()
     notes = await page.evaluate("() => window.__notes")
     assert notes and "Urgent" in notes[0][0] and "die" not in json.dumps(notes)
+    # The moderators' Telegram chat is told too, with nothing about the person.
+    await until(lambda: _said_in(api, MODERATORS_CHAT, "Urgent case waiting"))
+    assert api.texts(MODERATORS_CHAT) == ["Urgent case waiting (crisis). Open the console."]
     await page.click("#nav-dashboard")
     await page.locator("#dashboard svg").first.wait_for()
 
@@ -386,7 +398,11 @@ async def test_dashboard_and_notifications(browser: Browser, server: Server) -> 
 
 
 async def _said(api: BotApiStandIn, part: str) -> bool:
-    return any(part in t for t in api.texts(CHAT))
+    return await _said_in(api, CHAT, part)
+
+
+async def _said_in(api: BotApiStandIn, chat: int, part: str) -> bool:
+    return any(part in t for t in api.texts(chat))
 
 
 async def _count(page: Page, selector: str, n: int) -> bool:

@@ -219,3 +219,6 @@ async def test_dashboard_counts_are_anonymous_and_outlive_erasure(sqlite_engine:
     assert rows[("handoffs", "young")] == 1
     assert await repository.fetch("SELECT * FROM conversations") == []
     assert await repository.fetch("SELECT * FROM cases") == []
+    # The deletion itself is audited: when and how, not whose.
+    audit = await repository.fetch("SELECT moderator_id, action, subject, detail FROM audit")
+    assert audit == [(None, "delete", "", "erased at the person's request")]

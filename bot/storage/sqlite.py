@@ -397,7 +397,8 @@ class SqliteRepository:
         removed: list[str] = []
         try:
             if plan.wiped:
-                removed = await _delete_personal(db, plan.wiped)
+                removed, erased = await _delete_personal(db, plan.wiped)
+                await _audit_erasure(db, erased, "erased at the person's request")
             upserts = [self._row(data) for data in plan.final.values() if data is not None]
             if upserts:
                 await db.executemany(_UPSERT_CONVERSATION, upserts)
@@ -668,9 +669,12 @@ class SqliteRepository:
             return [HandoffRecord(*row) for row in await cursor.fetchall()]
 
     async def erase(self, conversation_id: str) -> None:
-        removed = await self.submit(
-            lambda db: _delete_personal(db, {conversation_id}), checkpoint=True
-        )
+        async def work(db: aiosqlite.Connection) -> list[str]:
+            removed, erased = await _delete_personal(db, {conversation_id})
+            await _audit_erasure(db, erased, "erased on request")
+            return removed
+
+        removed = await self.submit(work, checkpoint=True)
         for item_id in removed:
             self.blobs.remove(item_id)
 
@@ -711,7 +715,8 @@ class SqliteRepository:
                 "SELECT id FROM conversations WHERE updated_at < ?", (idle_before,)
             )
             stale = {row[0] for row in rows}
-            removed = await _delete_personal(db, stale) if stale else []
+            removed, erased = await _delete_personal(db, stale) if stale else ([], 0)
+            await _audit_erasure(db, erased, "erased after the retention period")
             cursor = await db.execute("DELETE FROM inbox WHERE at < ?", (inbox_before,))
             return len(stale), removed, cursor.rowcount
 
@@ -773,17 +778,32 @@ _UPSERT_CONVERSATION = (
 )
 
 
-async def _delete_personal(db: aiosqlite.Connection, conversation_ids: set[str]) -> list[str]:
+async def _audit_erasure(db: aiosqlite.Connection, erased: int, how: str) -> None:
+    """Deletions go into the audit log: when and how, never whose."""
+    if erased:
+        await db.executemany(
+            "INSERT INTO audit (at, moderator_id, action, subject, detail) "
+            "VALUES (?, NULL, 'delete', '', ?)",
+            [(time.time(), how)] * erased,
+        )
+
+
+async def _delete_personal(
+    db: aiosqlite.Connection, conversation_ids: set[str]
+) -> tuple[list[str], int]:
     """Delete every row about these conversations; returns the evidence files to remove after
-    the transaction commits."""
+    the transaction commits, and how many conversations there were."""
     ids = list(conversation_ids)
     marks = ",".join("?" * len(ids))
     rows = await db.execute_fetchall(
         f"SELECT id FROM evidence WHERE conversation_id IN ({marks})", ids
     )
+    existing = await db.execute_fetchall(
+        f"SELECT COUNT(*) FROM conversations WHERE id IN ({marks})", ids
+    )
     for table, column in PERSONAL_TABLES.items():
         await db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(cid,) for cid in ids])
-    return [row[0] for row in rows]
+    return [row[0] for row in rows], int(next(iter(existing))[0])
 
 
 _INSERT_EVIDENCE = (

@@ -141,7 +141,11 @@
   }
 
   function show(frame) {
-    if (frame.t === "say" || frame.t === "upload") {
+    if (frame.t === "say" && frame.kind === "moderator") {
+      // A person from the team, not the bot: say so, in words as well as colour.
+      var bubble = addBubble("bot moderator", "");
+      bubble.append(el("span", { class: "who" }, ui.team_label), document.createTextNode(frame.text));
+    } else if (frame.t === "say" || frame.t === "upload") {
       addBubble("bot" + (frame.kind === "crisis" ? " crisis" : ""), frame.text);
       if (frame.t === "upload") attach.hidden = false;
     } else if (frame.t === "you") {
