@@ -140,21 +140,6 @@ class Engine:
         )
         return outcome
 
-    async def record(self, event: Inbound) -> bool:
-        """Mark an event as processed without deciding anything (while a moderator owns the
-        conversation, the bot's flow pauses but a resent event must still count once).
-        False if it was processed before."""
-
-        def unchanged(conversation: Conversation | None) -> Decision:
-            if conversation is not None:
-                conversation.updated_at = self.clock().timestamp()
-            return Decision(conversation=conversation, effects=[])
-
-        outcome = await self.repository.process(
-            self.conversation_id(event), f"{event.channel}:{event.event_id}", unchanged
-        )
-        return not outcome.duplicate
-
     async def export_pack(self, conversation_id: str) -> bytes | None:
         """The person's evidence pack (ZIP), or None if there is no such conversation."""
         conversation = await self.repository.load(conversation_id)

@@ -350,3 +350,28 @@ async def test_another_origin_cannot_connect(
         server.url.replace("http", "ws") + "/ws",
     )
     assert result == "refused"
+
+
+async def test_quick_exit_after_the_chat_was_minimised_and_the_page_changed(
+    browser: Browser, server: Server, site: StaticSite
+) -> None:
+    # The person chats, minimises the chat and moves to another page of the site: the chat is
+    # not connected on that page, but Escape twice must still make the server forget them.
+    page = await browser.new_page()
+    await page.goto(host_page(site, server))
+    widget = Widget(page)
+    await _chat_a_little(widget)
+    await widget.part(".minimise").click()
+    await page.goto(host_page(site, server, "other.html"))
+    await page.wait_for_load_state("load")
+    entries = await page.evaluate("history.length")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("Escape")
+    await page.wait_for_url(f"{site.url}/neutral.html")
+    assert await page.evaluate("history.length") == entries
+    for _ in range(50):
+        if not rows(server, "SELECT 1 FROM conversations"):
+            break
+        await asyncio.sleep(0.1)
+    assert rows(server, "SELECT 1 FROM conversations") == []
+    assert rows(server, "SELECT 1 FROM web_sessions") == []

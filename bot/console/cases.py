@@ -184,32 +184,44 @@ class CaseStore:
         )
 
     async def add_relay(
-        self, conversation_id: str, author: str, text: str, moderator_id: int | None = None
-    ) -> None:
-        await self._add_sealed(
-            "INSERT INTO relay (conversation_id, author, moderator_id, at, sealed) "
-            "VALUES (?, ?, ?, ?, ?)",
+        self,
+        conversation_id: str,
+        author: str,
+        text: str,
+        moderator_id: int | None = None,
+        event_key: str | None = None,
+    ) -> bool:
+        """False when `event_key` was relayed before (a resent message counts once)."""
+        return await self._add_sealed(
+            "INSERT OR IGNORE INTO relay (conversation_id, author, moderator_id, event_key, at, "
+            "sealed) VALUES (?, ?, ?, ?, ?, ?)",
             conversation_id,
-            (author, moderator_id),
+            (author, moderator_id, event_key),
             text,
             "relay",
         )
 
     async def _add_sealed(
         self, sql: str, conversation_id: str, extra: tuple[Any, ...], text: str, kind: str
-    ) -> None:
+    ) -> bool:
         now = self.clock()
         sealer = self.sealer
+        # Lone surrogates (valid in JSON, not in UTF-8) must not break the write.
+        data = text.encode("utf-8", "replace")
 
-        async def work(db: aiosqlite.Connection) -> None:
-            # The row id is part of the seal's context: a sealed note can't be moved to another row.
+        async def work(db: aiosqlite.Connection) -> bool:
             cursor = await db.execute(sql, (conversation_id, *extra, now, b""))
+            if cursor.rowcount != 1:
+                return False
+            # The row id is part of the seal's context: a sealed note can't be moved to another row.
             row_id = cursor.lastrowid
             table = "case_notes" if kind == "note" else "relay"
-            sealed = sealer.seal(text.encode(), f"{kind}:{conversation_id}:{row_id}")
+            sealed = sealer.seal(data, f"{kind}:{conversation_id}:{row_id}")
             await db.execute(f"UPDATE {table} SET sealed = ? WHERE id = ?", (sealed, row_id))
+            return True
 
-        await self.repository.submit(work)
+        inserted: bool = await self.repository.submit(work)
+        return inserted
 
     async def notes(self, case: Case) -> list[Line]:
         rows = await self.repository.fetch(
@@ -239,7 +251,7 @@ class CaseStore:
         return sorted(lines, key=lambda line: line.at)
 
     def _open(self, sealed: bytes, context: str) -> str:
-        return self.sealer.open(sealed, context).decode()
+        return self.sealer.open(sealed, context).decode("utf-8", "replace")
 
     # --- the dashboard: anonymous aggregates only ---------------------------------------------
 

@@ -53,11 +53,14 @@ class Desk:
     def owned(self, conversation_id: str) -> bool:
         return conversation_id in self._owned
 
-    async def from_person(self, conversation_id: str, text: str) -> None:
-        await self.cases.add_relay(conversation_id, "person", text)
-        self.publish(
-            {"type": "relay", "case": await self._case_id(conversation_id), "urgent": False}
-        )
+    async def from_person(self, conversation_id: str, text: str, event_key: str) -> bool:
+        """The person's words for the moderator, once per event however often it is resent
+        (False for a resend)."""
+        if not await self.cases.add_relay(conversation_id, "person", text, event_key=event_key):
+            return False
+        case = await self._case_id(conversation_id)
+        self.publish({"type": "relay", "case": case, "urgent": False})
+        return True
 
     async def to_person(self, case: Case, text: str, kind: str = "moderator") -> bool:
         deliver = self._channels.get(case.channel)
@@ -73,6 +76,11 @@ class Desk:
             self._owned.pop(conversation_id, None)
         else:
             self._owned[conversation_id] = moderator_id
+
+    def erased(self, conversation_ids: set[str]) -> None:
+        """Called by storage after an erasure: those cases are gone, and nobody owns them."""
+        if any(self._owned.pop(cid, None) is not None for cid in list(conversation_ids)):
+            self.publish({"type": "queue", "case": None, "urgent": False})
 
     def handed_over(self, conversation_ids: set[str]) -> None:
         """Called by storage after a commit that opened or raised cases."""

@@ -10,10 +10,12 @@ admin) reads its words, replies, reveals its evidence or exports it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import html
 import json
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,6 +42,7 @@ from bot.console.signin import Console
 from bot.engine import Engine
 from bot.storage.sqlite import SqliteRepository
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 Who = Literal["public", "moderator", "admin"]
 Handler = Callable[[Request], Awaitable[Response]]
@@ -70,6 +73,8 @@ class ConsoleApp:
     cases: CaseStore
     desk: Desk
     login_key: bytes
+    own_origin: str = ""
+    secure: bool = False  # served over HTTPS (SUPPORTBOT_PUBLIC_URL starts with https://)
 
     @property
     def audit(self) -> Audit:
@@ -82,7 +87,8 @@ def _state(request: Request) -> ConsoleApp:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    # Behind a TLS proxy the request may arrive as http: the public address decides.
+    return request.url.scheme == "https" or _state(request).secure
 
 
 async def _session(request: Request) -> SessionInfo | None:
@@ -182,7 +188,12 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     state = _state(request)
-    form = await request.form()
+    if int(request.headers.get("content-length") or 0) > 8192:
+        return _login_page(request, "That was too long.", 413)
+    origin = request.headers.get("origin")
+    if origin is not None and origin != state.own_origin:
+        return _login_page(request, "Please sign in from this server's own page.", 403)
+    form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
     if not _login_token_ok(state.login_key, str(form.get("csrf", ""))):
         return _login_page(request, "The form expired. Please try again.", 403)
     ip = request.client.host if request.client else ""
@@ -265,8 +276,12 @@ async def _owned_case(request: Request) -> Case | Response:
     case = await state.cases.get(case_id)
     if case is None:
         return JSONResponse({"error": "no such case"}, status_code=404)
-    if case.owner != me.moderator.id and me.moderator.role != "admin":
+    admin = me.moderator.role == "admin"
+    if (case.owner != me.moderator.id or case.status != "claimed") and not admin:
+        # A closed case's words stay with the case: its former owner can't read on.
         return JSONResponse({"error": "this case belongs to someone else"}, status_code=403)
+    if admin and case.status == "closed" and request.method != "GET":
+        return JSONResponse({"error": "this case is closed"}, status_code=409)
     return case
 
 
@@ -281,7 +296,7 @@ async def claim(request: Request) -> Response:
         return JSONResponse({"error": "already claimed"}, status_code=409)
     state.desk.set_owner(case.conversation_id, me.moderator.id)
     await state.audit.record(me.moderator.id, "claim", f"case {case.id}")
-    await state.desk.to_person(case, _say(state, "sys.moderator_joined"), "notice")
+    await _notice(state, case, "sys.moderator_joined")
     state.desk.publish({"type": "queue", "case": case.id, "urgent": False})
     return JSONResponse({"case": await _describe(state, case, me)})
 
@@ -334,9 +349,15 @@ async def reply(request: Request) -> Response:
     text = _text(await _json(request), "text")
     if not text:
         return JSONResponse({"error": "write a message first"}, status_code=400)
+    # Delivered first: the console must never show a reply the person did not get.
+    try:
+        delivered = await state.desk.to_person(case, text)
+    except Exception as exc:
+        log.warning("reply to case %d not delivered (%s)", case.id, type(exc).__name__)
+        delivered = False
+    if not delivered:
+        return JSONResponse({"error": "the message could not be delivered"}, status_code=503)
     await state.cases.add_relay(case.conversation_id, "moderator", text, me.moderator.id)
-    if not await state.desk.to_person(case, text):
-        return JSONResponse({"error": "this channel is not running"}, status_code=503)
     await state.audit.record(me.moderator.id, "reply", f"case {case.id}")
     return JSONResponse({"ok": True})
 
@@ -383,9 +404,16 @@ async def close(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def _notice(state: ConsoleApp, case: Case, key: str) -> None:
+    try:
+        await state.desk.to_person(case, _say(state, key), "notice")
+    except Exception as exc:  # the claim or release stands; the person simply misses a notice
+        log.warning("notice to case %d not delivered (%s)", case.id, type(exc).__name__)
+
+
 async def _bot_resumes(state: ConsoleApp, case: Case) -> None:
     state.desk.set_owner(case.conversation_id, None)
-    await state.desk.to_person(case, _say(state, "sys.moderator_left"), "notice")
+    await _notice(state, case, "sys.moderator_left")
     state.desk.publish({"type": "queue", "case": case.id, "urgent": False})
 
 
@@ -401,9 +429,11 @@ async def reveal(request: Request) -> Response:
     item = items.get(request.path_params["item"])
     if item is None or item.media_type not in PREVIEWABLE:
         return JSONResponse({"error": "no such image"}, status_code=404)
-    # Audited before anything is shown: the reason is the moderator's, never the person's words.
+    # Audited before anything is shown. The reason may name the person, so it goes into the
+    # case's sealed notes (erased with the case); the audit log keeps who, when and which item.
+    await state.cases.add_note(case, me.moderator.id, f"Viewed evidence {item.id}: {reason}")
     await state.audit.record(
-        me.moderator.id, "reveal", f"case {case.id} item {item.id}", reason[:200]
+        me.moderator.id, "reveal", f"case {case.id} item {item.id}", "reason in case notes"
     )
     data = await state.repository.evidence_data(item)
     return _no_store(
@@ -426,8 +456,10 @@ async def export(request: Request) -> Response:
     pack = await state.engine.export_pack(case.conversation_id)
     if pack is None:
         return JSONResponse({"error": "nothing to export"}, status_code=404)
+    note = f"Exported the evidence pack. Consent: {consent}"
+    await state.cases.add_note(case, me.moderator.id, note)
     await state.audit.record(
-        me.moderator.id, "export", f"case {case.id}", f"consent: {consent}"[:200]
+        me.moderator.id, "export", f"case {case.id}", "consent recorded in case notes"
     )
     return _no_store(
         Response(
@@ -461,6 +493,8 @@ async def stream(request: Request) -> Response:
         finally:
             if pending is not None:
                 pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await pending
             await listener.aclose()
 
     return StreamingResponse(

@@ -173,6 +173,7 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL,
         author TEXT NOT NULL CHECK (author IN ('person', 'moderator')),
         moderator_id INTEGER,
+        event_key TEXT UNIQUE,
         sealed BLOB NOT NULL
     );
     CREATE INDEX relay_conversation ON relay (conversation_id);
@@ -195,6 +196,7 @@ PERSONAL_TABLES: dict[str, str] = {
     "evidence": "conversation_id",
     "transcript": "conversation_id",
     "handoffs": "conversation_id",
+    "outbox": "conversation_id",
     "web_messages": "conversation_id",
     "web_sessions": "conversation_id",
     "cases": "conversation_id",

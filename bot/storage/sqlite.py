@@ -163,6 +163,8 @@ class SqliteRepository:
         self._checkpoint_task: asyncio.Task[None] | None = None
         # Called after a commit with the conversations that asked for a person in it.
         self.on_handoff: Callable[[set[str]], None] | None = None
+        # Called after a commit that erased conversations (the console forgets who owned them).
+        self.on_erase: Callable[[set[str]], None] | None = None
         self._handed_over: set[str] = set()
         self.batches = 0  # for benchmarks: how many commits served how many events
         self.batched_events = 0
@@ -359,6 +361,8 @@ class SqliteRepository:
         handed, self._handed_over = self._handed_over, set()
         if handed and self.on_handoff is not None:
             self.on_handoff(handed)
+        if inflight.plan.wiped and self.on_erase is not None:
+            self.on_erase(set(inflight.plan.wiped))
         for job, result in zip(inflight.batch, inflight.results, strict=True):
             if isinstance(result, BaseException):
                 _resolve(job.future, None, result)
@@ -677,6 +681,8 @@ class SqliteRepository:
         removed = await self.submit(work, checkpoint=True)
         for item_id in removed:
             self.blobs.remove(item_id)
+        if self.on_erase is not None:
+            self.on_erase({conversation_id})
 
     async def evidence_items(self, conversation_id: str) -> list[EvidenceRecord]:
         rows = await self._read.execute_fetchall(
@@ -710,17 +716,26 @@ class SqliteRepository:
         return await asyncio.to_thread(self.blobs.read, record.id, rows[0][0])
 
     async def purge(self, idle_before: float, inbox_before: float) -> PurgeReport:
-        async def work(db: aiosqlite.Connection) -> tuple[int, list[str], int]:
+        async def work(db: aiosqlite.Connection) -> tuple[set[str], list[str], int]:
             rows = await db.execute_fetchall(
                 "SELECT id FROM conversations WHERE updated_at < ?", (idle_before,)
             )
             stale = {row[0] for row in rows}
             removed, erased = await _delete_personal(db, stale) if stale else ([], 0)
             await _audit_erasure(db, erased, "erased after the retention period")
+            # Rows written for a conversation after it was erased (a reply racing a deletion).
+            for table, column in PERSONAL_TABLES.items():
+                if table not in ("conversations", "outbox"):
+                    await db.execute(
+                        f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM conversations)"
+                    )
             cursor = await db.execute("DELETE FROM inbox WHERE at < ?", (inbox_before,))
-            return len(stale), removed, cursor.rowcount
+            return stale, removed, cursor.rowcount
 
-        count, removed, inbox_rows = await self.submit(work, checkpoint=True)
+        stale, removed, inbox_rows = await self.submit(work, checkpoint=True)
+        count = len(stale)
+        if stale and self.on_erase is not None:
+            self.on_erase(stale)
         for item_id in removed:
             self.blobs.remove(item_id)
         # Files with no row: left by a crash between writing a file and committing its row.

@@ -82,6 +82,8 @@ def build_console(engine: Engine, repository: SqliteRepository, settings: Settin
         cases=cases,
         desk=Desk(cases),
         login_key=new_login_key(),
+        own_origin=settings.origins()[0],
+        secure=settings.own_url().startswith("https://"),
     )
 
 
@@ -106,6 +108,7 @@ def create_app(settings: Settings) -> Starlette:
             desk = console.desk
             await desk.load()
             repository.on_handoff = desk.handed_over
+            repository.on_erase = desk.erased
             engine.staffed = lambda: desk.online > 0
             app.state.console = console
             web = WebChannel(engine, WebStore(repository), origins=settings.origins(), desk=desk)
@@ -165,8 +168,14 @@ def create_app(settings: Settings) -> Starlette:
     async def forget(request: Request) -> Response:
         """The widget's quick-exit beacon (sent as the page goes away): always 204, so it
         tells a caller nothing about which tokens exist."""
-        body = await request.body()
-        if len(body) <= MAX_BEACON_BYTES:
+        if int(request.headers.get("content-length") or 0) > MAX_BEACON_BYTES:
+            return Response(status_code=204)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BEACON_BYTES:
+                return Response(status_code=204)
+        if body:
             try:
                 data = json.loads(body)
                 token, signature = data["token"], b64decode(data["sig"])

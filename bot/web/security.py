@@ -26,6 +26,7 @@ def csp(frame_ancestors: str) -> str:
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, frame_ancestors: str = "'none'") -> None:
         self.app = app
+        self.console_csp = csp("'none'")  # the console is never framed, whatever the setting
         self.headers = {
             "content-security-policy": csp(frame_ancestors),
             "x-content-type-options": "nosniff",
@@ -42,6 +43,11 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if scope["path"].startswith("/console"):
+                    headers.setdefault("content-security-policy", self.console_csp)
+                    # "same-origin", not "no-referrer": with no-referrer Chrome sends
+                    # `Origin: null` on the sign-in form's POST, and the console checks Origin.
+                    headers.setdefault("referrer-policy", "same-origin")
                 for name, value in self.headers.items():
                     headers.setdefault(name, value)
                 if scope.get("scheme") == "https":

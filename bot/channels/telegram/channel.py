@@ -40,7 +40,7 @@ from bot.model import (
 )
 from bot.storage.base import ChannelStore
 from bot.turn import SYS_EXIT
-from bot.understanding import signals_crisis
+from bot.understanding import clean, signals_crisis
 
 log = logging.getLogger(__name__)
 COMMANDS = [
@@ -197,8 +197,11 @@ class TelegramChannel:
             event = await self._with_file(incoming)
         cid = self.engine.conversation_id(event)
         theirs = [incoming.person_message_id] if incoming.person_message_id is not None else []
-        if self.desk is not None and self.desk.owned(cid) and relayed(event):
-            await self._relay(incoming, event, cid, theirs)
+        if (
+            self.desk is not None
+            and relayed(event)
+            and await self._relay(incoming, event, cid, theirs)
+        ):
             return
         outcome = await self.engine.handle(event, durable=True)
         key = f"{event.channel}:{event.event_id}"
@@ -209,12 +212,14 @@ class TelegramChannel:
         # One write releases both the delivered outbox entry and the handled update.
         await self.store.finish(CHANNEL, incoming.update_id, key)
 
-    async def _relay(self, incoming: Incoming, event: Inbound, cid: str, theirs: list[int]) -> None:
-        """A moderator owns the conversation: the person's words go to them, not the bot."""
-        assert self.desk is not None
-        if await self.engine.record(event):
-            words = event.text if event.kind is EventKind.TEXT else f"(tapped {event.text})"
-            await self.desk.from_person(cid, words)
+    async def _relay(self, incoming: Incoming, event: Inbound, cid: str, theirs: list[int]) -> bool:
+        """While a moderator owns the conversation the person's words go to them, not the bot.
+        False if nobody owns it (then the bot answers). A chat's updates are handled one at a
+        time, so no other message of theirs can slip between this check and the relay."""
+        if self.desk is None or not self.desk.owned(cid):
+            return False
+        words = clean(event.text) if event.kind is EventKind.TEXT else f"(tapped {event.text})"
+        await self.desk.from_person(cid, words, f"{CHANNEL}:{event.event_id}")
         if theirs:
             await self.store.messages_add(cid, theirs)
         if event.kind is EventKind.TEXT and signals_crisis(event.text):
@@ -228,6 +233,7 @@ class TelegramChannel:
                 await self._deliver(incoming.chat_id, cid, key, outcome.effects, 0)
             await self.store.finish(CHANNEL, None, key)
         await self.store.inbox_done(CHANNEL, incoming.update_id)
+        return True
 
     async def deliver(self, conversation_id: str, text: str, kind: str) -> None:
         """A moderator's message (or a notice about them) to the person's chat."""

@@ -30,7 +30,7 @@ from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
 from bot.model import Attachment, End, EventKind, Inbound
 from bot.turn import SYS_EXIT
-from bot.understanding import signals_crisis
+from bot.understanding import clean, signals_crisis
 
 log = logging.getLogger(__name__)
 CHANNEL = "web"
@@ -43,6 +43,9 @@ MAX_SHOWN_CHARS = 6000
 CLOSE_DENIED = 4401
 CLOSE_REPLACED = 4409
 CLOSE_FORGOTTEN = 4000
+IDLE_SECONDS = 1800.0  # a silent socket is closed; the widget reconnects when it needs to
+UPLOADING_BUDGET = 256 * 1024 * 1024  # bytes of files being received at once, whole server
+PACK_EVERY_SECONDS = 10.0
 
 
 def token_hash(token: str) -> str:
@@ -64,6 +67,7 @@ class _Link:
     websocket: WebSocket
     session: WebSession
     upload: _Upload | None = None
+    last_pack: float = 0.0
 
 
 class WebChannel:
@@ -80,6 +84,7 @@ class WebChannel:
         self.store = store
         self.origins = frozenset(o.rstrip("/") for o in origins)
         self._live: dict[str, _Link] = {}  # conversation id -> its open socket
+        self._uploading = 0  # bytes promised by uploads in progress (a memory budget)
         # One lock per conversation keeps its frame numbers in the order they are sent.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -118,6 +123,10 @@ class WebChannel:
             if link is not None:
                 await self._send_numbered(link, numbered)
 
+    async def _send_live(self, link: _Link, numbered: list[tuple[int, Frame]]) -> None:
+        """To the conversation's socket now: a reconnect may have replaced `link` meanwhile."""
+        await self._send_numbered(self._live.get(link.session.conversation_id, link), numbered)
+
     async def _send_numbered(self, link: _Link, numbered: list[tuple[int, Frame]]) -> None:
         for seq, frame in numbered:
             if not await _send(link.websocket, {**frame, "seq": seq}):
@@ -143,11 +152,17 @@ class WebChannel:
                 await websocket.close(code=CLOSE_DENIED)
                 return
             await self._conversation(link)
-        except (WebSocketDisconnect, TimeoutError, RuntimeError):
+        except (WebSocketDisconnect, TimeoutError):
             pass
+        except Exception as exc:  # the type only: a message could carry what the person wrote
+            log.error("widget connection failed (%s)", type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1011)
         finally:
-            if link is not None and self._live.get(link.session.conversation_id) is link:
-                del self._live[link.session.conversation_id]
+            if link is not None:
+                self._drop_upload(link)
+                if self._live.get(link.session.conversation_id) is link:
+                    del self._live[link.session.conversation_id]
 
     async def _open(
         self, websocket: WebSocket, first: Frame | bytes | None, nonce: str, origin: str
@@ -210,7 +225,7 @@ class WebChannel:
     async def _conversation(self, link: _Link) -> None:
         websocket = link.websocket
         while True:
-            frame = await _receive_frame(websocket)
+            frame = await asyncio.wait_for(_receive_frame(websocket), IDLE_SECONDS)
             if frame is None:
                 await _send(websocket, {"t": "error", "code": "bad_frame"})
                 continue
@@ -223,7 +238,10 @@ class WebChannel:
                 await _send(websocket, {"t": "pong"})
                 continue
             if kind == "getpack":
-                await self._send_pack(link)
+                now = asyncio.get_running_loop().time()
+                if now - link.last_pack >= PACK_EVERY_SECONDS:  # each pack is built in memory
+                    link.last_pack = now
+                    await self._send_pack(link)
                 continue
             cid = client_id(frame)
             if cid is None:
@@ -251,23 +269,26 @@ class WebChannel:
                 continue
             if (
                 self.desk is not None
-                and self.desk.owned(link.session.conversation_id)
                 and relayed(event)
+                and await self._relay(link, event, cid, you)
             ):
-                await self._relay(link, event, cid, you)
                 continue
             await self._handle(link, event, cid, you)
 
-    async def _relay(self, link: _Link, event: Inbound, cid: str, you: Frame | None) -> None:
-        """A moderator owns the conversation: the person's words go to them, not the bot."""
-        assert self.desk is not None
+    async def _relay(self, link: _Link, event: Inbound, cid: str, you: Frame | None) -> bool:
+        """While a moderator owns the conversation the person's words go to them, not the bot.
+        False if nobody owns it (then the bot answers)."""
+        desk = self.desk
+        assert desk is not None
         conversation_id = link.session.conversation_id
-        words = str(you.get("text", "")) if you else ""
+        words = clean(str(you.get("text", ""))) if you else ""
         async with self._lock(conversation_id):
-            if await self.engine.record(event):
-                await self.desk.from_person(conversation_id, words)
-                if you is not None:
-                    await self._send_numbered(link, await self.store.append(conversation_id, [you]))
+            # Decided under the lock, so a claim or release in between can't split a message.
+            if not desk.owned(conversation_id):
+                return False
+            key = f"{CHANNEL}:{event.event_id}"
+            if await desk.from_person(conversation_id, words, key) and you is not None:
+                await self._send_live(link, await self.store.append(conversation_id, [you]))
         if event.kind is EventKind.TEXT and signals_crisis(event.text):
             # Safety first even with a person present: the crisis lines go out at once.
             crisis = Inbound(
@@ -275,6 +296,7 @@ class WebChannel:
             )
             await self._handle(link, crisis, None, None)
         await _send(link.websocket, {"t": "ack", "id": cid})
+        return True
 
     async def deliver(self, conversation_id: str, text: str, kind: str) -> None:
         """A moderator's message (or a notice about them) to the person's widget."""
@@ -290,7 +312,17 @@ class WebChannel:
             # Never read: the engine answers from the declared size.
             await self._handle_upload(link, cid, Attachment(name, b"", declared_size=size))
             return
+        self._drop_upload(link)
+        if self._uploading + size > UPLOADING_BUDGET:
+            await _send(link.websocket, {"t": "error", "code": "busy", "id": cid})
+            return
+        self._uploading += size
         link.upload = _Upload(cid, name, size)
+
+    def _drop_upload(self, link: _Link) -> None:
+        if link.upload is not None:
+            self._uploading -= link.upload.size
+            link.upload = None
 
     async def _chunk(self, link: _Link, data: bytes) -> bool:
         upload = link.upload
@@ -299,7 +331,7 @@ class WebChannel:
         upload.data += data
         if len(upload.data) < upload.size:
             return True
-        link.upload = None
+        self._drop_upload(link)
         received = bytes(upload.data)
         if len(received) > upload.size:  # more than it said: never trusted, answered as too big
             attachment = Attachment(upload.name, b"", declared_size=len(received))
@@ -339,7 +371,7 @@ class WebChannel:
                 numbered = await self.store.append(
                     conversation_id, [you, *frames] if you else frames, release=key
                 )
-                await self._send_numbered(link, numbered)
+                await self._send_live(link, numbered)
         if cid is not None:
             await _send(link.websocket, {"t": "ack", "id": cid})
 

@@ -299,6 +299,8 @@
       state.token = frame.token;
       save();
       opened();
+      // Typed while the session was being set up: send it now.
+      pending.forEach(function (item) { transmit(item); });
     } else if (frame.t === "resumed") {
       opened();
       pending.forEach(function (item) { transmit(item); });
@@ -308,6 +310,9 @@
       pending = pending.filter(function (item) { return item.frame.id !== frame.id; });
     } else if (frame.t === "packfile") {
       expectPack = true;
+    } else if (frame.t === "error" && frame.code === "busy") {
+      pending = pending.filter(function (item) { return item.frame.id !== frame.id; });
+      status.textContent = ui.busy;
     } else if (frame.t === "pong" || frame.t === "error") {
       /* nothing to show: a bad frame came from us, not the person */
     } else {
@@ -422,14 +427,20 @@
     if (leaving) return;
     leaving = true;
     var token = state.token;
+    var jwk = state.jwk;
     clearAll();
     host.remove();
     var socket = ws;
     if (socket && ready) socket.send(JSON.stringify({ t: "exit", id: newId() }));
     var done = function () { location.replace(exitUrl); };
-    if (!token || !key) return done();
-    // A beacon too, in case the socket is down: it survives the page going away.
-    sign("supportbot:forget:" + token).then(function (sig) {
+    if (!token || !(key || jwk)) return done();
+    // A beacon too, in case the socket is down (or was never opened on this page, e.g. the
+    // chat was minimised before moving to another page): it survives the page going away.
+    var signer = key ? Promise.resolve(key) : crypto.subtle.importKey("jwk", jwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+    signer.then(function (k) {
+      key = k;
+      return sign("supportbot:forget:" + token);
+    }).then(function (sig) {
       navigator.sendBeacon(server + "/api/forget", JSON.stringify({ token: token, sig: sig }));
     }).finally(done);
   }
