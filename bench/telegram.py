@@ -241,6 +241,12 @@ def main() -> None:
     parser.add_argument("--serve", choices=["ours", "textbook"])
     parser.add_argument("--api")
     parser.add_argument("--report")
+    parser.add_argument(
+        "--scenario", choices=["all", "unpaced", "paced"], default="all", help="which to run"
+    )
+    parser.add_argument(
+        "--bots", choices=["both", "ours"], default="both", help="skip the textbook bot"
+    )
     args = parser.parse_args()
     if args.serve:
         serve = serve_ours if args.serve == "ours" else serve_textbook
@@ -253,16 +259,21 @@ def main() -> None:
     header = (
         f"{'scenario':<22}{'bot':<10}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>10}{'peak MB':>9}"
     )
-    for name, steps, pace in (
-        ("no pacing, 7 steps", STEPS, 0.0),
-        (f"paced {args.pace:g}s, /start", STEPS[:1], args.pace),
-    ):
+    scenarios = [
+        ("unpaced", "no pacing, 7 steps", STEPS, 0.0),
+        ("paced", f"paced {args.pace:g}s, /start", STEPS[:1], args.pace),
+    ]
+    for key, name, steps, pace in scenarios:
+        if args.scenario not in ("all", key):
+            continue
         print(header)
         rows = {}
-        for role in ("ours", "textbook"):
+        for role in ("ours", "textbook") if args.bots == "both" else ("ours",):
             rows[role] = asyncio.run(run(role, args.users, pace, steps)).row()
             rate, p50, p99, peak = rows[role]
             print(f"{name:<22}{role:<10}{rate:>10.0f}{p50:>9.1f}{p99:>10.1f}{peak:>9.0f}")
+        if "textbook" not in rows:
+            continue
         ours, textbook = rows["ours"], rows["textbook"]
         print(
             f"{'':<22}{'ratio':<10}{ours[0] / textbook[0]:>10.2f}{ours[1] / textbook[1]:>9.2f}"
