@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     telegram_global_rate: float = Field(default=30.0, gt=0)  # messages per second, whole bot
     telegram_chat_rate: float = Field(default=1.0, gt=0)  # messages per second, one chat
     telegram_chat_burst: int = Field(default=4, ge=1)
+    # Bot API calls through the lean keep-alive transport; false: python-telegram-bot's httpx one.
+    telegram_lean_transport: bool = True
 
     # --- web server ---
     host: str = "127.0.0.1"

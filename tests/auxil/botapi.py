@@ -71,7 +71,10 @@ class BotApiStandIn:
                 Route("/file/bot{token}/{path:path}", self._file, methods=["GET"]),
             ]
         )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP.
+        # With proto 0 every response's body waited ~40 ms for a delayed ACK (Nagle), as no
+        # real server (nor uvicorn binding its own socket) would make it wait.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]

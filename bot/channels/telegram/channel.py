@@ -21,7 +21,7 @@ from functools import partial
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from bot.channels.telegram.sender import Sender
+from bot.channels.telegram.sender import FIRST, LATER, TYPING, Sender
 from bot.channels.telegram.translate import CHANNEL, Incoming, translate
 from bot.console.desk import Desk, relayed
 from bot.engine import Engine
@@ -191,6 +191,7 @@ class TelegramChannel:
                     chat_id,
                     partial(self.bot.answer_callback_query, incoming.callback_id),
                     limited=False,
+                    priority=FIRST,
                 )
         event = incoming.event
         if incoming.file is not None:
@@ -294,6 +295,7 @@ class TelegramChannel:
                         chat_id,
                         lambda: self.bot.send_chat_action(chat_id, "typing"),
                         limited=False,
+                        priority=TYPING,
                     )
                 await self.sleep(pause)
             if document:
@@ -302,6 +304,7 @@ class TelegramChannel:
                 message = await self.sender.call(
                     chat_id,
                     partial(self.bot.send_message, chat_id, text, reply_markup=markup),
+                    priority=FIRST if sent == 0 else LATER,
                 )
             sent += 1
             ids = [message.message_id] if message is not None else []

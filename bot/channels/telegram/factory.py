@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from telegram import Bot
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.lean import LeanRequest
 from bot.channels.telegram.sender import Sender
 from bot.config import Settings
 from bot.engine import Engine
 from bot.storage.base import ChannelStore
 
 
-def make_bot(token: str, api_base_url: str) -> Bot:
-    """`api_base_url` is the server's root; /bot<token>/ and /file/bot<token>/ derive from it."""
+def make_bot(token: str, api_base_url: str, *, lean: bool = True) -> Bot:
+    """`api_base_url` is the server's root; /bot<token>/ and /file/bot<token>/ derive from it.
+    `lean`: calls go through the lean keep-alive transport (lean.py); False: PTB's httpx one
+    (e.g. to reach Telegram through an HTTP proxy). Long polling always uses httpx."""
     root = api_base_url.rstrip("/")
-    # A small pool: httpcore's work grows with connections x requests (engineering notes).
-    request = HTTPXRequest(connection_pool_size=16, read_timeout=15.0, write_timeout=30.0)
+    request: BaseRequest = (
+        LeanRequest(connections=16, read_timeout=15.0, write_timeout=30.0)
+        if lean
+        else HTTPXRequest(connection_pool_size=16, read_timeout=15.0, write_timeout=30.0)
+    )
     polling = HTTPXRequest(connection_pool_size=1, read_timeout=60.0)
     return Bot(
         token,
@@ -33,5 +39,9 @@ def make_channel(settings: Settings, engine: Engine, store: ChannelStore) -> Tel
         chat_rate=settings.telegram_chat_rate,
         chat_burst=settings.telegram_chat_burst,
     )
-    bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base_url)
+    bot = make_bot(
+        settings.telegram_bot_token,
+        settings.telegram_api_base_url,
+        lean=settings.telegram_lean_transport,
+    )
     return TelegramChannel(engine, store, bot, pace=settings.telegram_pace, sender=sender)

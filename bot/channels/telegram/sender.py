@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import heapq
+import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -39,6 +41,46 @@ class TokenBucket:
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
 
+# What goes first when requests queue: a reply's first message (someone is waiting for any
+# answer at all), then further messages, then typing indicators.
+FIRST, LATER, TYPING = 0, 1, 2
+
+
+class Gate:
+    """At most `slots` requests in flight; the rest wait in priority order, then FIFO.
+
+    Why: with hundreds of requests queued inside httpcore's pool, the pool spends most of its
+    time re-scanning its queue (work grows with connections x requests), and it serves in
+    arrival order, so typing indicators hold up other people's first replies.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self.free = slots
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # it was handed a slot just as it was cancelled
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)  # the slot passes straight to the next in line
+                return
+        self.free += 1
+
+
 class Sender:
     def __init__(
         self,
@@ -47,7 +89,9 @@ class Sender:
         chat_rate: float = 1.0,
         chat_burst: int = 4,
         max_attempts: int = 12,
+        in_flight: int = 16,
     ) -> None:
+        self.gate = Gate(in_flight)
         self.whole = TokenBucket(global_rate, global_rate)
         self.chat_rate, self.chat_burst = chat_rate, chat_burst
         self.chats: OrderedDict[int, TokenBucket] = OrderedDict()
@@ -63,7 +107,12 @@ class Sender:
         return bucket
 
     async def call(
-        self, chat_id: int, send: Callable[[], Awaitable[T]], *, limited: bool = True
+        self,
+        chat_id: int,
+        send: Callable[[], Awaitable[T]],
+        *,
+        limited: bool = True,
+        priority: int = LATER,
     ) -> T:
         attempt = 0
         while True:
@@ -72,7 +121,11 @@ class Sender:
                 if wait:
                     await asyncio.sleep(wait)
             try:
-                return await send()
+                await self.gate.acquire(priority)
+                try:
+                    return await send()
+                finally:
+                    self.gate.release()
             except RetryAfter as exc:
                 self.retried_429 += 1
                 retry = exc.retry_after
