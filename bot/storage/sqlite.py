@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -403,44 +404,28 @@ class SqliteRepository:
             if plan.wiped:
                 removed, erased = await _delete_personal(db, plan.wiped)
                 await _audit_erasure(db, erased, "erased at the person's request")
+            statements: list[tuple[str, list[tuple[Any, ...]]]] = []
             upserts = [self._row(data) for data in plan.final.values() if data is not None]
-            if upserts:
-                await db.executemany(_UPSERT_CONVERSATION, upserts)
-            rows = [
+            statements.append((_UPSERT_CONVERSATION, upserts))
+            transcript = [
                 (cid, seq, entry.at, self.sealer.seal(transcript_bytes(entry), f"t:{cid}:{seq}"))
                 for cid, entries in plan.transcript.items()
                 for seq, entry in entries
             ]
-            if rows:
-                await db.executemany(
-                    "INSERT OR REPLACE INTO transcript (conversation_id, seq, at, sealed) "
-                    "VALUES (?, ?, ?, ?)",
-                    rows,
-                )
+            statements.append((_INSERT_TRANSCRIPT, transcript))
             handoffs = [(cid, *h) for cid, items in plan.handoffs.items() for h in items]
+            statements.append((_INSERT_HANDOFF, handoffs))
             if handoffs:
-                await db.executemany(
-                    "INSERT INTO handoffs (conversation_id, priority, reason, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    handoffs,
-                )
-                await db.executemany(_OPEN_CASE, self._cases(plan))
-            if plan.stats:
-                await db.executemany(
-                    "INSERT INTO daily (day, metric, key, count) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count",
-                    [(*key, n) for key, n in plan.stats.items()],
-                )
-            if evidence_rows:
-                await db.executemany(_INSERT_EVIDENCE, evidence_rows)
-            if plan.outbox:
-                await db.executemany(
-                    "INSERT INTO outbox (event_key, conversation_id, created_at, sealed) "
-                    "VALUES (?, ?, ?, ?)",
-                    plan.outbox,
-                )
-            await db.executemany("INSERT INTO inbox (event_key, at) VALUES (?, ?)", plan.inbox)
-            await db.commit()
+                statements.append((_OPEN_CASE, self._cases(plan)))
+            statements.append((_COUNT_DAILY, [(*key, n) for key, n in plan.stats.items()]))
+            statements.append((_INSERT_EVIDENCE, evidence_rows))
+            statements.append((_INSERT_OUTBOX, list(plan.outbox)))
+            statements.append(("INSERT INTO inbox (event_key, at) VALUES (?, ?)", plan.inbox))
+            # One hop to the connection's thread for every statement and the commit: each await
+            # on aiosqlite is a round trip between threads (~0.1 ms), and a batch has several.
+            # (aiosqlite's own commit() uses this same private call; the version is pinned.)
+            batch = [st for st in statements if st[1]]
+            await db._execute(_apply, db._conn, batch)  # type: ignore[no-untyped-call]
         except BaseException:
             await db.rollback()
             for _, item in items:
@@ -772,6 +757,27 @@ async def _read_batch(db: aiosqlite.Connection, ids: list[str], event_keys: list
     )
     return list(await db.execute_fetchall(sql, [*ids, *event_keys]))
 
+
+def _apply(connection: sqlite3.Connection, statements: list[tuple[str, list[Any]]]) -> None:
+    """Runs in aiosqlite's thread: the batch's statements, then the commit."""
+    for sql, rows in statements:
+        connection.executemany(sql, rows)
+    connection.commit()
+
+
+_INSERT_TRANSCRIPT = (
+    "INSERT OR REPLACE INTO transcript (conversation_id, seq, at, sealed) VALUES (?, ?, ?, ?)"
+)
+_INSERT_HANDOFF = (
+    "INSERT INTO handoffs (conversation_id, priority, reason, created_at) VALUES (?, ?, ?, ?)"
+)
+_COUNT_DAILY = (
+    "INSERT INTO daily (day, metric, key, count) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (event_key, conversation_id, created_at, sealed) VALUES (?, ?, ?, ?)"
+)
 
 # Crisis first, then under-18s, then everyone else.
 PRIORITY_RANK = {"crisis": 0, "young": 1, "normal": 2}
