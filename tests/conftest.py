@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.crypto import Keyring
@@ -11,6 +12,7 @@ from bot.engine import Content, Engine
 from bot.storage.memory import MemoryRepository
 from bot.storage.sqlite import SqliteRepository
 from tests.auxil.botapi import BotApiStandIn
+from tests.auxil.browser import CHROMIUM, CHROMIUM_ARGS, StaticSite, free_port
 from tests.auxil.chat import MONDAY_AFTERNOON, Person
 
 
@@ -54,3 +56,24 @@ async def api() -> AsyncIterator[BotApiStandIn]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[StaticSite]:
+    """Another origin: a neutral page, and host pages that embed the widget from the server."""
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "neutral.html").write_text("<!doctype html><title>Weather</title><h1>Weather</h1>")
+    running = StaticSite(root, free_port())
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright."""
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()

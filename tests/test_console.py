@@ -9,14 +9,14 @@ import json
 import os
 import time
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from tests.auxil.botapi import TOKEN, BotApiStandIn
-from tests.auxil.browser import CHROMIUM, CHROMIUM_ARGS, Server, StaticSite, Widget, free_port
+from tests.auxil.browser import CHROMIUM, Server, Widget, free_port, to_evidence_step
 from tests.auxil.console import add_moderator, sign_in_api, sign_in_browser
 from tests.auxil.files import png
 
@@ -37,17 +37,6 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> 
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[StaticSite]:
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "neutral.html").write_text("<!doctype html><title>Weather</title>")
-    running = StaticSite(root, free_port())
-    running.start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 async def server(tmp_path: Path, api: BotApiStandIn) -> AsyncIterator[Server]:
     data = tmp_path / "data"
     data.mkdir()
@@ -65,14 +54,6 @@ async def server(tmp_path: Path, api: BotApiStandIn) -> AsyncIterator[Server]:
     await asyncio.to_thread(add_moderator, running, "sam@example.org")
     yield running
     await asyncio.to_thread(running.stop)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 async def person_on_widget(browser: Browser, server: Server) -> Widget:
@@ -214,8 +195,9 @@ async def _widget_case_over_ws(server: Server) -> int:
         frame = {"t": "new", "key": encode(raw).decode(), "sig": encode(sig).decode()}
         await ws.send(json.dumps(frame))
         await ws.send(json.dumps({"t": "text", "id": "ask1", "text": "can I talk to a person"}))
-        while json.loads(await ws.recv()).get("t") != "ack":
-            pass
+        frames = [json.loads(await ws.recv())]
+        while frames[-1].get("t") != "ack":  # the reply, then the acknowledgement
+            frames.append(json.loads(await ws.recv()))
     admin = await sign_in_api(server, "alex@example.org")
     cases = (await admin.client.get("/console/api/queue")).json()["cases"]
     await admin.client.aclose()
@@ -260,18 +242,7 @@ XSS = [
 
 async def test_what_people_type_shows_as_inert_text(browser: Browser, server: Server) -> None:
     widget = await person_on_widget(browser, server)
-    await widget.tap("start")
-    await widget.say("I'm 30")
-    await widget.tap("England")
-    await widget.tap("recorded me")
-    for _ in range(20):
-        labels = await widget.wait_choices()
-        if "Yes, keep evidence" in labels:
-            break
-        await widget.tap("Go on" if "Go on" in labels else labels[0])
-        await asyncio.sleep(0.2)
-    await widget.tap("Yes, keep evidence")
-    await widget.part(".attach").wait_for()
+    await to_evidence_step(widget)
     # Evidence whose file name is an attack.
     await widget.part("input[type=file]").set_input_files(
         {"name": "<img src=x onerror=alert(1)>.png", "mimeType": "image/png", "buffer": png()}
@@ -311,18 +282,7 @@ async def test_evidence_reveal_is_audited_and_export_needs_consent(
     browser: Browser, server: Server
 ) -> None:
     widget = await person_on_widget(browser, server)
-    await widget.tap("start")
-    await widget.say("I'm 30")
-    await widget.tap("England")
-    await widget.tap("recorded me")
-    for _ in range(20):
-        labels = await widget.wait_choices()
-        if "Yes, keep evidence" in labels:
-            break
-        await widget.tap("Go on" if "Go on" in labels else labels[0])
-        await asyncio.sleep(0.2)
-    await widget.tap("Yes, keep evidence")
-    await widget.part(".attach").wait_for()
+    await to_evidence_step(widget)
     await widget.part("input[type=file]").set_input_files(
         {"name": "chat.png", "mimeType": "image/png", "buffer": png(b"user: scammer_99")}
     )

@@ -6,19 +6,19 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from tests.auxil.browser import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     Server,
     StaticSite,
     Widget,
     free_port,
+    to_evidence_step,
     walk_to_goodbye,
 )
 from tests.auxil.files import png
@@ -31,32 +31,12 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[StaticSite]:
-    """Another origin: a neutral page, and host pages that embed the widget from the server."""
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "neutral.html").write_text("<!doctype html><title>Weather</title><h1>Weather</h1>")
-    running = StaticSite(root, free_port())
-    running.start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def server(tmp_path: Path, site: StaticSite) -> Iterator[Server]:
     running = Server(tmp_path / "data", free_port(), {"SUPPORTBOT_ALLOWED_ORIGINS": site.url})
     running.data_dir.mkdir()
     running.start()
     yield running
     running.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 def host_page(site: StaticSite, server: Server, name: str = "host.html", **attrs: str) -> str:
@@ -125,18 +105,7 @@ async def test_evidence_upload(
 ) -> None:
     _, widget = await demo(browser, server, site)
     await widget.open()
-    await widget.tap("start")
-    await widget.say("I'm 30")
-    await widget.tap("England")
-    await widget.tap("recorded me")
-    for _ in range(20):
-        labels = await widget.wait_choices()
-        if "Yes, keep evidence" in labels:
-            break
-        await widget.tap("Go on" if "Go on" in labels else labels[0])
-        await asyncio.sleep(0.2)
-    await widget.tap("Yes, keep evidence")
-    await widget.part(".attach").wait_for()
+    await to_evidence_step(widget)
     shot = tmp_path / "chat.png"
     shot.write_bytes(png(b"username: scammer_99"))
     await widget.part("input[type=file]").set_input_files(str(shot))

@@ -216,3 +216,19 @@ async def walk_to_goodbye(widget: Widget, pattern: str) -> list[str]:
         if any("Thank you for reaching out" in t for t in await widget.bot_texts()):
             return await widget.bot_texts()
     raise AssertionError("never reached the goodbye")
+
+
+async def to_evidence_step(widget: Widget) -> None:
+    """An adult in England who was recorded on a video call, up to the bot asking for files."""
+    await widget.tap("start")
+    await widget.say("I'm 30")
+    await widget.tap("England")
+    await widget.tap("recorded me")
+    for _ in range(20):
+        labels = await widget.wait_choices()
+        if "Yes, keep evidence" in labels:
+            break
+        await widget.tap("Go on" if "Go on" in labels else labels[0])
+        await asyncio.sleep(0.2)
+    await widget.tap("Yes, keep evidence")
+    await widget.part(".attach").wait_for()
