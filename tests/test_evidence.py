@@ -328,9 +328,22 @@ async def test_purge_erases_idle_conversations_and_orphans(
     await _to_evidence_step(recent)
     await _upload(recent, png(b"recent"))
     (tmp_path / "evidence" / "deadbeef.bin").write_bytes(b"left by a crash")
-
     now = MONDAY_AFTERNOON.timestamp()
+    # A raw update that failed every retry two weeks ago, and one from today.
+    for update_id, at in ((1, now - 14 * 86400), (2, now)):
+        await repository.submit(
+            lambda db, u=update_id, a=at: db.execute(
+                "INSERT INTO channel_inbox (channel, update_id, received_at, sealed) "
+                "VALUES ('telegram', ?, ?, x'00')",
+                (u, a),
+            )
+        )
+
     report = await repository.purge(now - 90 * 86400, now - 7 * 86400)
+    kept = await repository.fetch("SELECT update_id FROM channel_inbox")
+    assert kept == [(2,)]
+    audit = await repository.fetch("SELECT action, subject, detail FROM audit")
+    assert audit == [("delete", "", "erased after the retention period")]
     assert (report.conversations, report.evidence_files, report.orphan_files) == (1, 1, 1)
     assert await repository.load(_cid(engine, "old")) is None
     assert await repository.evidence_items(_cid(engine, "old")) == []

@@ -715,6 +715,9 @@ class SqliteRepository:
                         f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM conversations)"
                     )
             cursor = await db.execute("DELETE FROM inbox WHERE at < ?", (inbox_before,))
+            # Raw platform updates that never got handled (each one failed every retry) are
+            # personal too: they go with the processed-event ids.
+            await db.execute("DELETE FROM channel_inbox WHERE received_at < ?", (inbox_before,))
             return stale, removed, cursor.rowcount
 
         stale, removed, inbox_rows = await self.submit(work, checkpoint=True)
