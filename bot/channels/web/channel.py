@@ -111,6 +111,23 @@ class WebChannel:
                 entry.conversation_id, frames_for(entry.effects), release=entry.event_key
             )
 
+    async def _proven(
+        self, token: str, origin: str, signature: bytes | None, message: str
+    ) -> WebSession | None:
+        """The session for `token`, if this request also proves it: the same origin, and a
+        signature over `message` by the key that started the session. The token alone opens
+        nothing."""
+        if len(token) > MAX_TOKEN_CHARS:
+            return None
+        found = await self.store.find(token_hash(token))
+        if (
+            found is None
+            or found.origin != origin.rstrip("/")
+            or not verify(found.public_key, signature, message)
+        ):
+            return None
+        return found
+
     # --- frames out --------------------------------------------------------------------------
 
     async def post(
@@ -194,16 +211,10 @@ class WebChannel:
             return link
         if first.get("t") == "resume":
             given = first.get("token")
-            if not isinstance(given, str) or len(given) > MAX_TOKEN_CHARS:
+            if not isinstance(given, str):
                 return None
-            found = await self.store.find(token_hash(given))
-            # The token alone opens nothing: the same origin, and a signature by the key
-            # that started the session over this connection's nonce.
-            if (
-                found is None
-                or found.origin != origin.rstrip("/")
-                or not verify(found.public_key, signature, connect_message(nonce))
-            ):
+            found = await self._proven(given, origin, signature, connect_message(nonce))
+            if found is None:
                 return None
             after = first.get("after")
             after = after if isinstance(after, int) and after >= 0 else 0
@@ -388,14 +399,8 @@ class WebChannel:
 
     async def forget(self, token: str, signature: bytes | None, origin: str) -> bool:
         """Forget a session whose page is going away: the token, signed by the session's key."""
-        if len(token) > MAX_TOKEN_CHARS:
-            return False
-        found = await self.store.find(token_hash(token))
-        if (
-            found is None
-            or found.origin != origin.rstrip("/")
-            or not verify(found.public_key, signature, forget_message(token))
-        ):
+        found = await self._proven(token, origin, signature, forget_message(token))
+        if found is None:
             return False
         event = Inbound(
             CHANNEL,
