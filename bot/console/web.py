@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -315,8 +315,8 @@ async def case_detail(request: Request) -> Response:
         JSONResponse(
             {
                 "case": await _describe(state, case, me),
-                "lines": [vars_(line) for line in await state.cases.lines(case)],
-                "notes": [vars_(line) for line in await state.cases.notes(case)],
+                "lines": [asdict(line) for line in await state.cases.lines(case)],
+                "notes": [asdict(line) for line in await state.cases.notes(case)],
                 "evidence": [
                     {
                         "id": item.id,
@@ -333,10 +333,6 @@ async def case_detail(request: Request) -> Response:
             }
         )
     )
-
-
-def vars_(line: Any) -> dict[str, Any]:
-    return {"at": line.at, "author": line.author, "text": line.text}
 
 
 async def reply(request: Request) -> Response:
