@@ -16,7 +16,7 @@ from bot.crypto import Keyring
 from bot.engine import Content, Engine, Pacing
 from bot.storage.sqlite import SqliteRepository
 from tests.auxil.botapi import TOKEN, BotApiStandIn
-from tests.auxil.chat import MONDAY_AFTERNOON
+from tests.auxil.chat import MONDAY_AFTERNOON, toward_goodbye
 from tests.auxil.files import png
 
 ALICE, BOB = 1001, 2002
@@ -133,18 +133,7 @@ async def _walk_to_goodbye(h: Harness, api: BotApiStandIn, chat: int, pattern: s
     await h.reply(chat)
     api.tap_label(chat, pattern)
     for _ in range(40):
-        labels = [label for label, _ in api.last(chat).keyboard]
-        if "I'm done for now" in labels:
-            choice = "I'm done for now"
-        elif "Go on" in labels:
-            choice = "Go on"
-        else:
-            choice = next(
-                label
-                for label in labels
-                if label != "Leave quickly"
-                and label not in ("Yes, keep evidence", "Talk to a person")
-            )
+        choice = toward_goodbye([label for label, _ in api.last(chat).keyboard])
         before = len(api.chat(chat))
         api.tap_label(chat, choice)
         await until(

@@ -121,6 +121,17 @@ async def _chat_a_little(widget: Widget) -> None:
     await widget.wait_choices()
 
 
+async def _assert_forgotten(server: Server) -> None:
+    """The server forgets at once; the beacon may need its round trip."""
+    tables = ("conversations", "web_sessions", "web_messages")
+    for _ in range(50):
+        if not any(rows(server, f"SELECT 1 FROM {table}") for table in tables):
+            break
+        await asyncio.sleep(0.1)
+    for table in tables:
+        assert rows(server, f"SELECT 1 FROM {table}") == [], table
+
+
 async def _assert_left(page: Page, server: Server, site: StaticSite, entries: int) -> None:
     await page.wait_for_url(f"{site.url}/neutral.html")
     # location.replace: the chat page's history entry was replaced, not added to.
@@ -128,15 +139,7 @@ async def _assert_left(page: Page, server: Server, site: StaticSite, entries: in
     assert await page.evaluate("sessionStorage.length") == 0
     assert await page.evaluate("localStorage.length") == 0
     assert await page.context.cookies() == []
-    for _ in range(50):  # the server forgets at once; allow the beacon its round trip
-        if not rows(server, "SELECT 1 FROM conversations") and not rows(
-            server, "SELECT 1 FROM web_sessions"
-        ):
-            break
-        await asyncio.sleep(0.1)
-    assert rows(server, "SELECT 1 FROM conversations") == []
-    assert rows(server, "SELECT 1 FROM web_sessions") == []
-    assert rows(server, "SELECT 1 FROM web_messages") == []
+    await _assert_forgotten(server)
     # Back goes to whatever came before the chat page, never to the chat.
     await page.go_back()
     assert "host.html" not in page.url
@@ -338,9 +341,4 @@ async def test_quick_exit_after_the_chat_was_minimised_and_the_page_changed(
     await page.keyboard.press("Escape")
     await page.wait_for_url(f"{site.url}/neutral.html")
     assert await page.evaluate("history.length") == entries
-    for _ in range(50):
-        if not rows(server, "SELECT 1 FROM conversations"):
-            break
-        await asyncio.sleep(0.1)
-    assert rows(server, "SELECT 1 FROM conversations") == []
-    assert rows(server, "SELECT 1 FROM web_sessions") == []
+    await _assert_forgotten(server)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from playwright.async_api import Locator, Page
 
+from tests.auxil.chat import toward_goodbye
+
 CHROMIUM = os.environ.get("SUPPORTBOT_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -197,15 +199,7 @@ async def walk_to_goodbye(widget: Widget, pattern: str) -> list[str]:
     await widget.tap(pattern)
     for _ in range(40):
         await asyncio.sleep(0.05)
-        labels = await widget.wait_choices()
-        if "I'm done for now" in labels:
-            choice = "I'm done for now"
-        elif "Go on" in labels:
-            choice = "Go on"
-        else:
-            choice = next(
-                label for label in labels if label not in ("Yes, keep evidence", "Talk to a person")
-            )
+        choice = toward_goodbye(await widget.wait_choices())
         before = len(await widget.bot_texts())
         await widget.tap(choice)
         deadline = time.monotonic() + 10

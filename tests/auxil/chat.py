@@ -81,3 +81,14 @@ class Person:
             self.engine.keyring.conversation_id(f"{self.channel}:{self.user}")
         )
         return (conversation.flow, conversation.state) if conversation else None
+
+
+def toward_goodbye(labels: list[str]) -> str:
+    """Which option walks a pattern flow to its goodbye: finish if offered, else go on, else
+    the first that doesn't branch off (evidence, a person, leaving)."""
+    if "I'm done for now" in labels:
+        return "I'm done for now"
+    if "Go on" in labels:
+        return "Go on"
+    side_steps = ("Yes, keep evidence", "Talk to a person", "Leave quickly")
+    return next(label for label in labels if label not in side_steps)
