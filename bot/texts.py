@@ -1,4 +1,8 @@
-"""Texts per locale from `content/<locale>/texts.yaml`.
+"""Texts per locale from `content/<locale>/texts.yaml` and `content/<locale>/texts/*.yaml`.
+
+The main file holds the flows' words; the folder holds one file per area (answers the engine
+gives outside the flows, support lists, ...) so areas can be edited apart. A key may be defined
+once per locale: a second definition is an error, never a silent override.
 
 A text is a string, or a mapping from predicate names (see bot.predicates) to strings with a
 `default`, so one step can speak differently to a young person or someone outside the UK.
@@ -28,9 +32,16 @@ class Texts:
 
     @classmethod
     def load(cls, content_dir: Path, default_locale: str) -> Texts:
-        catalogues = {}
+        catalogues: dict[str, dict[str, Entry]] = {}
         for path in sorted(content_dir.glob("*/texts.yaml")):
-            catalogues[path.parent.name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            catalogue: dict[str, Entry] = {}
+            for part in [path, *sorted((path.parent / "texts").glob("*.yaml"))]:
+                loaded = yaml.safe_load(part.read_text(encoding="utf-8")) or {}
+                twice = sorted(set(loaded) & set(catalogue))
+                if twice:
+                    raise ValueError(f"{part}: keys defined twice in {path.parent.name}: {twice}")
+                catalogue.update(loaded)
+            catalogues[path.parent.name] = catalogue
         if default_locale not in catalogues:
             raise ValueError(f"no texts for the default locale {default_locale}")
         return cls(catalogues, default_locale)

@@ -1,0 +1,43 @@
+"""Cleaning and folding text before any rule reads it.
+
+Every reader works on `normalise(clean(text))`, capped at MAX_READ characters first, so no rule
+ever sees unbounded input and every regex runs on a short, predictable alphabet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_READ = 6000  # longer messages are refused by the engine before any reading
+_CONTROL = re.compile(
+    r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_SPACE = re.compile(r"\s+")
+_NOT_WORD = re.compile(r"[^\w\s@./+'£$€-]")
+# Emoji people use for yes/no, and for a few crisis slang forms, folded into words.
+_EMOJI_WORDS = {"👍": " ok ", "👌": " ok ", "✅": " yes ", "👎": " no ", "❌": " no "}
+_EMOJI = re.compile("|".join(map(re.escape, _EMOJI_WORDS)))
+
+
+def clean(text: str) -> str:
+    """Remove control and bidirectional-override characters; keep the person's words intact."""
+    text = text[: MAX_READ * 2]
+    return _SPACE.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFC", text))).strip()
+
+
+def normalise(text: str) -> str:
+    """A lower-case, punctuation-light form for matching: "I’m   15!!" -> "im 15"."""
+    folded = unicodedata.normalize("NFKC", text[:MAX_READ]).casefold()
+    folded = _EMOJI.sub(lambda m: _EMOJI_WORDS[m.group(0)], folded)
+    folded = folded.replace("’", "'").replace("‘", "'").replace("'", "")  # don't / dont
+    return _SPACE.sub(" ", _NOT_WORD.sub(" ", folded)).strip()
+
+
+def words_pattern(*phrases: str) -> re.Pattern[str]:
+    """One regex matching any of the phrases as whole words.
+
+    Phrases are plain words (escaped here) so the pattern is a trie of literals: linear time.
+    """
+    escaped = sorted({re.escape(p) for p in phrases if p}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(escaped) + r")\b") if escaped else re.compile(r"(?!)")
