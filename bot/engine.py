@@ -19,7 +19,7 @@ from bot.directory import Directory
 from bot.evidence.indicators import KINDS
 from bot.evidence.pack import PackContents, build_pack
 from bot.flowmachine import FlowBook
-from bot.model import Conversation, Decision, Inbound, Outcome
+from bot.model import Conversation, Decision, Effect, Inbound, Outcome
 from bot.presenter import Presenter
 from bot.storage.base import Repository
 from bot.texts import Renderer, Texts
@@ -96,6 +96,20 @@ class Engine:
             pacing=Pacing(settings.pace_base, settings.pace_per_char, settings.pace_max),
             max_text_chars=settings.max_text_chars,
         )
+
+    def crisis_in(self, event: Inbound) -> bool:
+        """Whether anything the person sent with this event (text, caption, /start words) signals
+        risk. Channels call it at the edge, e.g. to let a crisis through while a moderator talks."""
+        from bot.understanding import signals_crisis  # replaced by the reader (issue 10)
+
+        return signals_crisis(f"{event.text} {event.payload}")
+
+    def crisis_fallback(self, event: Inbound) -> tuple[Effect, ...]:
+        """The crisis answer for this event without any storage, or () when there is no crisis.
+        Channels deliver it at once when saving or deciding failed: it must reach the person."""
+        if not self.crisis_in(event):
+            return ()
+        return tuple(Turn(self, None, event, self.clock()).crisis_only())
 
     def pace(self, text: str) -> float:
         return self.pacing.delay(text)

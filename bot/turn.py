@@ -222,6 +222,11 @@ class Turn:
             self._show_options()
         return self._finish()
 
+    def crisis_only(self) -> list[Effect]:
+        """The crisis answer alone, for a channel whose storage failed (nothing is stored)."""
+        self._crisis()
+        return [e for e in self.effects if not isinstance(e, Choices)]
+
     def _forget(self, key: str) -> Decision:
         self.effects = [Say(self.t(key), "notice"), End(forget=True)]
         return Decision(conversation=None, effects=self.effects, erase=True)
