@@ -19,11 +19,12 @@ from bot.directory import Directory
 from bot.evidence.indicators import KINDS
 from bot.evidence.pack import PackContents, build_pack
 from bot.flowmachine import FlowBook
-from bot.model import Conversation, Decision, Effect, Inbound, Outcome
+from bot.model import Conversation, Decision, Effect, EventKind, Inbound, Outcome
 from bot.presenter import Presenter
+from bot.reading.reader import Readers
 from bot.storage.base import Repository
 from bot.texts import Renderer, Texts
-from bot.turn import Turn
+from bot.turn import Turn, TurnContext
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Content:
     flows: FlowBook
     texts: Texts
     directory: Directory
+    readers: Readers
 
     @classmethod
     def load(cls, settings: Settings) -> Content:
@@ -56,6 +58,7 @@ class Content:
             flows=FlowBook.load(settings.flows_dir),
             texts=Texts.load(settings.content_dir, settings.default_locale),
             directory=Directory.load(settings.content_dir / "directory.yaml", settings.timezone),
+            readers=Readers(settings.content_dir, settings.default_locale),
         )
 
 
@@ -83,6 +86,17 @@ class Engine:
         # Whether a moderator is online now (the console sets it); decides what a person who
         # asks for a human is told.
         self.staffed: Callable[[], bool] = lambda: False
+        self.readers = content.readers
+        self.context = TurnContext(
+            flows=self.flows,
+            renderer=self.renderer,
+            presenter=self.presenter,
+            readers=content.readers,
+            staffed=lambda: self.staffed(),
+            pace=self.pace,
+            max_text_chars=max_text_chars,
+            default_locale=default_locale,
+        )
 
     @classmethod
     def from_settings(
@@ -99,17 +113,26 @@ class Engine:
 
     def crisis_in(self, event: Inbound) -> bool:
         """Whether anything the person sent with this event (text, caption, /start words) signals
-        risk. Channels call it at the edge, e.g. to let a crisis through while a moderator talks."""
-        from bot.understanding import signals_crisis  # replaced by the reader (issue 10)
+        risk, clear or possible. Channels call it at the edge, e.g. to let a crisis through while
+        a moderator talks. Buttons carry option ids, never words."""
+        if event.kind is EventKind.CHOICE:
+            return False
+        words = event.payload if event.kind is EventKind.START else event.text
+        return bool(words.strip()) and self.readers.crisis_in(words).level != "none"
 
-        return signals_crisis(f"{event.text} {event.payload}")
+    def command_in(self, event: Inbound) -> str | None:
+        """The command (exit, delete, help...) a typed message is, in the default locale."""
+        if event.kind is not EventKind.TEXT:
+            return None
+        return self.readers.default.read(event.text).command
 
     def crisis_fallback(self, event: Inbound) -> tuple[Effect, ...]:
         """The crisis answer for this event without any storage, or () when there is no crisis.
         Channels deliver it at once when saving or deciding failed: it must reach the person."""
         if not self.crisis_in(event):
             return ()
-        return tuple(Turn(self, None, event, self.clock()).crisis_only())
+        turn = Turn(self.context, None, event, self.clock(), self.conversation_id(event))
+        return tuple(turn.crisis_only())
 
     def pace(self, text: str) -> float:
         return self.pacing.delay(text)
@@ -117,22 +140,10 @@ class Engine:
     def conversation_id(self, event: Inbound) -> str:
         return self.keyring.conversation_id(event.conversation_key)
 
-    def new_conversation(self, event: Inbound, now: dt.datetime) -> Conversation:
-        return Conversation(
-            id=self.conversation_id(event),
-            channel=event.channel,
-            flow=self.flows.intake.id,
-            state=self.flows.intake.spec.initial,
-            locale=self.default_locale,
-            created_at=now.timestamp(),
-            updated_at=now.timestamp(),
-            address=event.user_key,
-        )
-
     def decide(
         self, conversation: Conversation | None, event: Inbound, now: dt.datetime
     ) -> Decision:
-        return Turn(self, conversation, event, now).decide()
+        return Turn(self.context, conversation, event, now, self.conversation_id(event)).decide()
 
     async def handle(self, event: Inbound, *, durable: bool = False) -> Outcome:
         """Decide and store one event. `durable`: also keep the effects in the outbox until the

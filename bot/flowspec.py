@@ -17,6 +17,8 @@ CORE_ADVICE = (
     "deactivate",
     "report",
 )
+# Where images may exist, under-18s must hear of Report Remove and Take It Down on every path.
+YOUNG_TAKEDOWN = "takedown_young"
 FLOW_TARGET = "@"  # a choice target "@webcam" moves the conversation into another flow
 
 
@@ -27,6 +29,8 @@ class ChoiceSpec(BaseModel):
     to: str
     when: str | None = None  # shown (and accepted) only when this predicate holds
     set: dict[str, str] = Field(default_factory=dict)  # profile fields this answer fills in
+    # What a typed "yes"/"ok" or "no"/"not now" picks at this step (e.g. save evidence / skip).
+    means: Literal["yes", "no"] | None = None
 
 
 class StateSpec(BaseModel):
@@ -62,6 +66,8 @@ class FlowSpec(BaseModel):
     initial: str
     include: list[str] = Field(default_factory=list)
     states: dict[str, StateSpec]
+    # Whether intimate images may exist in this pattern (the mass-mailed bluff email: no).
+    images: bool = True
 
     @property
     def source(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 class EventKind(StrEnum):
@@ -134,6 +134,9 @@ class Conversation:
     indicators: list[dict[str, str]] = field(default_factory=list)
     evidence_count: int = 0
     evidence_bytes: int = 0
+    # What else they told us, beyond the profile's categories (platforms, payment, deadline,
+    # notices already given, consecutive misunderstandings). Sealed at rest like the profile.
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,9 @@ class TranscriptEntry:
     at: float
     inbound: str  # what the person typed, or the label of what they tapped
     outbound: tuple[str, ...]  # what the bot said
+    # Each outbound message's kind (step, crisis, notice, answer): the evidence pack lists only
+    # advice, never re-asks or notices. Empty for entries stored before kinds were kept.
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +176,9 @@ class Decision:
     handoffs: list[Handoff] = field(default_factory=list)
     erase: bool = False  # wipe every row about this conversation before writing anything
     evidence: list[NewEvidence] = field(default_factory=list)
+    # Remove every file kept for this conversation (not typed details): the person turned out
+    # to be under 18, and nobody may hold what could be an indecent image of a child.
+    drop_files: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bot.directory import AGE_BANDS, NATIONS, Directory
 from bot.evidence.indicators import KINDS
-from bot.flowspec import CORE_ADVICE, FLOW_TARGET, FlowSpec, load_specs
+from bot.flowspec import CORE_ADVICE, FLOW_TARGET, YOUNG_TAKEDOWN, FlowSpec, load_specs
 from bot.model import Profile
 from bot.predicates import PREDICATES, holds
 from bot.presenter import MAX_MESSAGE
@@ -79,6 +79,31 @@ ENGINE_KEYS = (
     "sys.too_long",
     "sys.unsupported",
     "sys.stale",
+    "sys.crisis_other",
+    "sys.crisis_check",
+    "sys.opt_check_yes",
+    "sys.opt_check_no",
+    "sys.crisis_check_no",
+    "sys.dont_send_more",
+    "sys.readback",
+    "sys.rb_and",
+    "sys.rb_age",
+    "sys.rb_band",
+    "sys.rb_place",
+    "sys.rb_place_town",
+    "sys.readback_fix",
+    "sys.now_young",
+    "sys.switch_pattern",
+    "sys.guess_story",
+    "sys.question_unknown",
+    "sys.closing",
+    "sys.noted",
+    "sys.reask_twice",
+    "sys.opt_human",
+    "sys.opt_help",
+    "evidence.found_earlier",
+    "evidence.kept_said",
+    "evidence.young_files_removed",
     "evidence.saved_file",
     "evidence.saved_text",
     "evidence.found",
@@ -108,6 +133,10 @@ SAMPLE_VALUES = {
     "hours": "24/7",
     "sha": "0123456789ab",
     "number": "8",
+    "what": "you're 15 and you live in Cardiff, in Wales",
+    "age": "15",
+    "band": "13 to 17",
+    "nation": "Wales",
 }
 
 
@@ -261,7 +290,11 @@ def _check_core_advice(spec: FlowSpec) -> list[Problem]:
     for profile in sample_profiles():
         for path in walk_paths(spec, profile):
             given = {tag for name in path for tag in spec.states[name].advice}
-            missing = [tag for tag in CORE_ADVICE if tag not in given]
+            needed = list(CORE_ADVICE)
+            if spec.images and holds("young", profile):
+                # Where images may exist, every young person hears of Report Remove/Take It Down.
+                needed.append(YOUNG_TAKEDOWN)
+            missing = [tag for tag in needed if tag not in given]
             if missing:
                 problems.append(
                     Problem(

@@ -68,14 +68,22 @@ def test_calm_is_listed_only_when_open(engine: Engine) -> None:
     morning = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
     first = engine.decide(None, Inbound("t", "u", "1", EventKind.START), morning)
     assert first.conversation is not None
-    at_night = " ".join(
-        e.text for e in _crisis(engine, first.conversation, evening).effects if isinstance(e, Say)
+    profile = first.conversation.profile
+    # The whole list ("more lines"): CALM only while it is open.
+    at_night = engine.presenter.lines(
+        ("crisis",), "en-GB", profile, evening, open_only=True, limit=None
     )
-    in_morning = " ".join(
+    in_morning = engine.presenter.lines(
+        ("crisis",), "en-GB", profile, morning, open_only=True, limit=None
+    )
+    assert any("CALM" in line for line in at_night)
+    assert not any("CALM" in line for line in in_morning)
+    assert not any("Breathing Space" in line for line in at_night)
+    # The crisis answer itself is short: the few lines that fit them best, all open now.
+    said = [
         e.text for e in _crisis(engine, first.conversation, morning).effects if isinstance(e, Say)
-    )
-    assert "CALM" in at_night and "CALM" not in in_morning
-    assert "Breathing Space" not in at_night
+    ]
+    assert "CALM" not in " ".join(said)
 
 
 async def test_crisis_as_the_very_first_message(person: Person) -> None:

@@ -16,7 +16,7 @@ from bot.crypto import Keyring
 from bot.engine import Content, Engine
 from bot.evidence.pack import verify_pack
 from bot.evidence.sniff import MAX_FILE_BYTES, sniff
-from bot.model import Attachment, EventKind, RequestUpload
+from bot.model import Attachment, EventKind, Profile, RequestUpload
 from bot.storage.sqlite import SqliteRepository
 from tests.auxil.chat import MONDAY_AFTERNOON, Person, Reply
 from tests.auxil.cli import chat
@@ -157,18 +157,20 @@ async def test_the_same_upload_twice_is_kept_once(sqlite_engine: Engine) -> None
     assert len(await sqlite_engine.repository.evidence_items(_cid(sqlite_engine))) == 1
 
 
-async def test_nothing_is_kept_before_the_warning(sqlite_engine: Engine) -> None:
+async def test_files_are_kept_from_any_step_after_the_warning(sqlite_engine: Engine) -> None:
     person = Person(sqlite_engine)
     await person.start()
     await person.tap("start")
     await person.tap("25 to 34")
+    warning = sqlite_engine.renderer.text("en-GB", "evidence.warning", Profile(age_band="25_34"))
     reply = await _upload(person, png())
-    assert "once we know what happened" in reply.text
+    assert warning in reply.texts  # what never to send, the first time a file comes early
     await person.tap("England")
     await person.tap("recorded me")
-    reply = await _upload(person, png())
-    assert "we'll come to keeping evidence in a moment" in reply.text
-    assert await sqlite_engine.repository.evidence_items(_cid(sqlite_engine)) == []
+    reply = await _upload(person, png(b"another"))
+    assert warning not in reply.texts
+    items = await sqlite_engine.repository.evidence_items(_cid(sqlite_engine))
+    assert [item.kind for item in items] == ["file", "file"]
 
 
 async def test_going_back_for_evidence_skips_no_advice(sqlite_engine: Engine) -> None:

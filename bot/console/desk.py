@@ -16,18 +16,18 @@ from typing import Any
 
 from bot.console.cases import Case, CaseStore
 from bot.model import EventKind, Inbound
-from bot.understanding import clean, command_in
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[str, str, str], Awaitable[None]]  # (conversation id, text, kind)
 Notify = Callable[[Case], Awaitable[None]]
 
 
-def relayed(event: Inbound) -> bool:
+def relayed(event: Inbound, command: str | None) -> bool:
     """Whether, while a moderator owns the conversation, this event goes to them instead of
-    the bot. Leaving quickly and deleting always reach the engine."""
+    the bot. Leaving quickly and deleting always reach the engine. `command`: the command the
+    event's text is (Engine.command_in)."""
     if event.kind is EventKind.TEXT:
-        return command_in(clean(event.text)) not in ("exit", "delete")
+        return command not in ("exit", "delete")
     if event.kind is EventKind.CHOICE:
         return not event.text.startswith("sys_")
     return False

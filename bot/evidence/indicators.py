@@ -57,9 +57,12 @@ _HANDLE_NAMED = re.compile(
     re.IGNORECASE,
 )
 _CURRENCY_SYMBOL = r"[£$€]"
+# Digits in thousands groups ("1,000,000") or a plain run: never `[\d,]*`, which backtracks over
+# a long run of "1,1,1,..." from every starting digit (quadratic; ~1 s for 6,000 characters).
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _AMOUNT = re.compile(
-    rf"(?:{_CURRENCY_SYMBOL}\s?\d[\d,]*(?:\.\d+)?(?:\s?[kK]\b)?)|"
-    r"(?:\b\d[\d,]*(?:\.\d+)?\s?(?:GBP|USD|EUR|BTC|ETH|USDT|pounds?|quid|dollars?|euros?|bitcoins?)\b)",
+    rf"(?:{_CURRENCY_SYMBOL}\s?{_NUMBER}(?:\s?[kK]\b)?)|"
+    rf"(?:\b{_NUMBER}\s?(?:GBP|USD|EUR|BTC|ETH|USDT|pounds?|quid|dollars?|euros?|bitcoins?)\b)",
     re.IGNORECASE,
 )
 _DEADLINE = re.compile(

@@ -13,6 +13,8 @@ MAX_READ = 6000  # longer messages are refused by the engine before any reading
 _CONTROL = re.compile(
     r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
+# Terminal escape sequences (colours, cursor moves) are not words: "\x1b[31m" must not read "31m".
+_ESCAPE = re.compile(r"\x1b\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\x1b[@-_]")
 _SPACE = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[^\w\s@./+'£$€-]")
 # Emoji people use for yes/no, and for a few crisis slang forms, folded into words.
@@ -22,7 +24,7 @@ _EMOJI = re.compile("|".join(map(re.escape, _EMOJI_WORDS)))
 
 def clean(text: str) -> str:
     """Remove control and bidirectional-override characters; keep the person's words intact."""
-    text = text[: MAX_READ * 2]
+    text = _ESCAPE.sub("", text[: MAX_READ * 2])
     return _SPACE.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFC", text))).strip()
 
 

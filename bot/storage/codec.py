@@ -32,6 +32,7 @@ def conversation_to_dict(conversation: Conversation) -> dict[str, Any]:
         "indicators": conversation.indicators,
         "evidence_count": conversation.evidence_count,
         "evidence_bytes": conversation.evidence_bytes,
+        "memo": conversation.memo,
     }
 
 
@@ -52,6 +53,7 @@ def conversation_from_dict(data: dict[str, Any]) -> Conversation:
         indicators=[dict(item) for item in data.get("indicators", [])],
         evidence_count=data.get("evidence_count", 0),
         evidence_bytes=data.get("evidence_bytes", 0),
+        memo=dict(data.get("memo") or {}),
     )
 
 
@@ -66,14 +68,18 @@ def secret_part(data: dict[str, Any]) -> bytes:
         "indicators",
         "evidence_count",
         "evidence_bytes",
+        "memo",
     )
-    return json.dumps({name: data[name] for name in keep}, separators=(",", ":")).encode()
+    return json.dumps(
+        {name: data[name] for name in keep if name in data}, separators=(",", ":")
+    ).encode()
 
 
 def transcript_bytes(entry: TranscriptEntry) -> bytes:
-    return json.dumps({"in": entry.inbound, "out": entry.outbound}, separators=(",", ":")).encode()
+    data = {"in": entry.inbound, "out": entry.outbound, "k": entry.kinds}
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def transcript_from(at: float, blob: bytes) -> TranscriptEntry:
     data = json.loads(blob)
-    return TranscriptEntry(at, data["in"], tuple(data["out"]))
+    return TranscriptEntry(at, data["in"], tuple(data["out"]), tuple(data.get("k", ())))

@@ -40,6 +40,12 @@ class MemoryRepository:
                 self._conversations[conversation_id] = decision.conversation
                 if decision.transcript is not None:
                     self._transcripts.setdefault(conversation_id, []).append(decision.transcript)
+                if decision.drop_files:
+                    self._evidence = {
+                        key: (cid, item)
+                        for key, (cid, item) in self._evidence.items()
+                        if cid != conversation_id or item.kind != "file"
+                    }
                 for item in decision.evidence:
                     self._evidence[item.id] = (conversation_id, item)
                 for handoff in decision.handoffs:

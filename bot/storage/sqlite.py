@@ -82,6 +82,7 @@ class _Plan:
     handoffs: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
     inbox: list[tuple[str, float]] = field(default_factory=list)
     evidence: dict[str, list[NewEvidence]] = field(default_factory=dict)
+    drop_files: set[str] = field(default_factory=set)
     outbox: list[tuple[str, str, float, bytes]] = field(default_factory=list)
     # Anonymous counts for the dashboard: (day, metric, key) -> n.
     stats: dict[tuple[str, str, str], int] = field(default_factory=dict)
@@ -126,6 +127,10 @@ class _Plan:
                 self.handoffs.setdefault(conversation_id, []).append(
                     (handoff.priority, handoff.reason, now)
                 )
+            if decision.drop_files:
+                self.drop_files.add(conversation_id)
+                kept = [i for i in self.evidence.get(conversation_id, []) if i.kind != "file"]
+                self.evidence[conversation_id] = kept
             if decision.evidence:
                 self.evidence.setdefault(conversation_id, []).extend(decision.evidence)
         self.inbox.append((event_key, now))
@@ -404,6 +409,8 @@ class SqliteRepository:
             if plan.wiped:
                 removed, erased = await _delete_personal(db, plan.wiped)
                 await _audit_erasure(db, erased, "erased at the person's request")
+            if plan.drop_files:
+                removed += await _delete_files(db, plan.drop_files)
             statements: list[tuple[str, list[tuple[Any, ...]]]] = []
             upserts = [self._row(data) for data in plan.final.values() if data is not None]
             statements.append((_UPSERT_CONVERSATION, upserts))
@@ -828,6 +835,17 @@ async def _delete_personal(
     for table, column in PERSONAL_TABLES.items():
         await db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(cid,) for cid in ids])
     return [row[0] for row in rows], int(next(iter(existing))[0])
+
+
+async def _delete_files(db: aiosqlite.Connection, conversation_ids: set[str]) -> list[str]:
+    """Delete the file evidence (not typed details) of these conversations; returns the files
+    to remove from disk after the transaction commits."""
+    ids = list(conversation_ids)
+    marks = ",".join("?" * len(ids))
+    where = f"conversation_id IN ({marks}) AND kind = 'file'"
+    rows = await db.execute_fetchall(f"SELECT id FROM evidence WHERE {where}", ids)
+    await db.execute(f"DELETE FROM evidence WHERE {where}", ids)
+    return [row[0] for row in rows]
 
 
 _INSERT_EVIDENCE = (

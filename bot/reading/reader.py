@@ -1,0 +1,134 @@
+"""One reader: any message (text, caption, edited text, /start words) -> everything it says.
+
+Each part reads the same folded text once; nothing here decides what to do with it (bot.turn
+does). Readers are loaded once per locale from `content/<locale>/`; a locale without its own
+lexicon uses the default locale's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.reading.commands import Commands
+from bot.reading.crisis import CrisisReader, CrisisSignal
+from bot.reading.questions import QuestionBook
+from bot.reading.slots import AgeReading, Facts, PatternReading, PlaceReading, SlotReader
+from bot.reading.text import MAX_READ, clean, normalise
+
+# Crisis is looked for in this much of any message (channels cap messages well below it).
+MAX_WHOLE = 64_000
+_OVERLAP = 200
+_LEVEL = {"none": 0, "possible": 1, "clear": 2}
+# A message shorter than this that only answers the question is not kept as their story.
+STORY_WORDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    text: str = field(repr=False)  # cleaned, never in a log or repr
+    folded: str = field(repr=False)
+    crisis: CrisisSignal
+    command: str | None = None
+    agreement: bool | None = None
+    done: bool = False
+    age: AgeReading | None = None
+    place: PlaceReading | None = None
+    pattern: PatternReading | None = None
+    facts: Facts = field(default_factory=Facts)
+    asks: bool = False  # it reads as a question of their own
+    question: str | None = None  # the knowledge-base question it matches
+
+    @property
+    def words(self) -> int:
+        return self.folded.count(" ") + 1 if self.folded else 0
+
+    @property
+    def story(self) -> bool:
+        """Long enough to be part of their story, worth keeping in their own words."""
+        return self.words >= STORY_WORDS and not self.asks
+
+
+class Reader:
+    def __init__(
+        self, commands: Commands, crisis: CrisisReader, slots: SlotReader, book: QuestionBook
+    ) -> None:
+        self.commands = commands
+        self.crisis = crisis
+        self.slots = slots
+        self.book = book
+
+    @classmethod
+    def load(cls, folder: Path, fallback: Path | None = None) -> Reader:
+        def pick(name: str) -> Path:
+            path = folder / name
+            return path if path.exists() or fallback is None else fallback / name
+
+        return cls(
+            Commands.load(pick("commands.yaml")),
+            CrisisReader.load(pick("crisis.yaml")),
+            SlotReader.load(pick("understanding.yaml")),
+            QuestionBook.load(pick("questions.yaml")),
+        )
+
+    def crisis_over(self, text: str) -> CrisisSignal:
+        """Crisis is read over the whole message, however long (in overlapping windows, up to
+        a bound), so words at the end of a long paste are never missed."""
+        if len(text) <= MAX_READ:
+            return self.crisis.assess(normalise(text))
+        signals = [
+            self.crisis.assess(normalise(text[start : start + MAX_READ]))
+            for start in range(0, min(len(text), MAX_WHOLE), MAX_READ - _OVERLAP)
+        ]
+        return max(signals, key=lambda signal: _LEVEL[signal.level])
+
+    def read(self, text: str) -> Understanding:
+        whole = clean(text[:MAX_WHOLE])
+        crisis = self.crisis_over(whole)
+        text = whole[:MAX_READ]
+        folded = normalise(text)
+        command = self.commands.command_in(text, folded)
+        if command is not None or not folded:
+            return Understanding(text, folded, crisis, command)
+        asks = self.book.looks_like_question(folded, text)
+        short = folded.count(" ") < 40
+        return Understanding(
+            text,
+            folded,
+            crisis,
+            agreement=self.slots.agreement(folded) if short else None,
+            done=self.slots.done(folded) if short else False,
+            age=self.slots.age(folded),
+            place=self.slots.place(folded),
+            pattern=self.slots.pattern(folded),
+            facts=self.slots.facts(folded),
+            asks=asks,
+            question=self.book.match(folded) if asks or short else None,
+        )
+
+
+class Readers:
+    """One Reader per locale that has a lexicon; others fall back to the default locale's."""
+
+    def __init__(self, content_dir: Path, default_locale: str) -> None:
+        base = content_dir / default_locale
+        self.default = Reader.load(base)
+        self._by_locale = {default_locale: self.default}
+        for folder in sorted(content_dir.iterdir()):
+            if (
+                folder.is_dir()
+                and folder.name != default_locale
+                and (folder / "texts.yaml").exists()
+            ):
+                if any((folder / n).exists() for n in ("crisis.yaml", "understanding.yaml")):
+                    self._by_locale[folder.name] = Reader.load(folder, fallback=base)
+
+    def __getitem__(self, locale: str) -> Reader:
+        return self._by_locale.get(locale, self.default)
+
+    def crisis_in(self, text: str) -> CrisisSignal:
+        """The strongest signal any locale's lexicon reads: a person may write in either
+        language whatever the conversation's language is."""
+        whole = clean(text[:MAX_WHOLE])
+        signals = [reader.crisis_over(whole) for reader in self._by_locale.values()]
+        return max(signals, key=lambda signal: _LEVEL[signal.level])

@@ -1,0 +1,249 @@
+"""The state of one turn and the moves every part of it shares: saying, entering, advancing."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from bot.flowmachine import CompiledFlow
+from bot.flowspec import FLOW_TARGET, ChoiceSpec, StateSpec
+from bot.model import (
+    Choices,
+    Conversation,
+    Decision,
+    Effect,
+    Handoff,
+    Inbound,
+    NewEvidence,
+    Option,
+    Pause,
+    Priority,
+    Profile,
+    RequestUpload,
+    Say,
+    TranscriptEntry,
+)
+from bot.predicates import holds, young
+from bot.presenter import pack
+from bot.reading.reader import Reader
+from bot.turn.context import TurnContext
+from bot.turn.ids import MAX_ENTER_HOPS
+
+SLOT_OF_EXPECT = {"age": "age_band", "nation": "nation", "pattern": "pattern"}
+
+
+class TurnBase:
+    def __init__(
+        self,
+        ctx: TurnContext,
+        conversation: Conversation | None,
+        event: Inbound,
+        now: dt.datetime,
+        conversation_id: str,
+    ) -> None:
+        self.ctx = ctx
+        self.event = event
+        self.now = now
+        self.is_new = conversation is None
+        self.conv = conversation or Conversation(
+            id=conversation_id,
+            channel=event.channel,
+            flow=ctx.flows.intake.id,
+            state=ctx.flows.intake.spec.initial,
+            locale=ctx.default_locale,
+            created_at=now.timestamp(),
+            updated_at=now.timestamp(),
+            address=event.user_key,
+        )
+        self.effects: list[Effect] = []
+        self.handoffs: list[Handoff] = []
+        self.said: list[str] = []
+        self.kinds: list[str] = []
+        self.heard = ""
+        self.evidence: list[NewEvidence] = []
+        self.drop_files = False
+
+    # --- what we know --------------------------------------------------------------------------
+
+    @property
+    def reader(self) -> Reader:
+        return self.ctx.readers[self.conv.locale]
+
+    @property
+    def flow(self) -> CompiledFlow:
+        return self.ctx.flows[self.conv.flow]
+
+    @property
+    def state(self) -> StateSpec:
+        return self.flow.state(self.conv.state)
+
+    @property
+    def profile(self) -> Profile:
+        return self.conv.profile
+
+    @property
+    def in_intake(self) -> bool:
+        return self.conv.flow == self.ctx.flows.intake.id
+
+    # --- saying ----------------------------------------------------------------------------------
+
+    def t(self, key: str, **values: str) -> str:
+        return self.ctx.renderer.text(self.conv.locale, key, self.profile, **values)
+
+    def say(self, text: str, kind: str = "step") -> None:
+        if any(isinstance(effect, Say) for effect in self.effects):
+            self.effects.append(Pause(self.ctx.pace(text)))
+        self.effects.append(Say(text, kind))  # type: ignore[arg-type]
+        self.said.append(text)
+        self.kinds.append(kind)
+
+    def notice(self, key: str, **values: str) -> None:
+        self.say(self.t(key, **values), "notice")
+
+    def say_lines(
+        self,
+        header_key: str,
+        kinds: tuple[str, ...],
+        kind: str,
+        *,
+        open_only: bool = False,
+        limit: int | None = 3,
+    ) -> None:
+        """A short support list (the services that fit them best first)."""
+        presenter = self.ctx.presenter
+        lines = presenter.lines(
+            kinds, self.conv.locale, self.profile, self.now, open_only=open_only, limit=limit
+        )
+        for message in pack(self.t(header_key), lines):
+            self.say(message, kind)
+
+    def options(self) -> list[Option]:
+        return [
+            Option(choice.id, self.t(choice.label))
+            for choice in self.flow.options(self.conv.state, self.profile)
+        ]
+
+    def show_options(self, extra: list[Option] | None = None) -> None:
+        options = [*self.options(), *(extra or [])]
+        if options:
+            self.effects.append(Choices(tuple(options)))
+
+    def handoff(self, reason: str) -> None:
+        priority: Priority = (
+            "crisis" if self.profile.crisis else "young" if young(self.profile) else "normal"
+        )
+        handoff = Handoff(priority, reason)
+        self.handoffs.append(handoff)
+        self.effects.append(handoff)
+
+    # --- ending the turn -------------------------------------------------------------------------
+
+    def finish(self) -> Decision:
+        self.conv.updated_at = self.now.timestamp()
+        self.conv.turns += 1
+        entry = TranscriptEntry(
+            self.now.timestamp(), self.heard, tuple(self.said), tuple(self.kinds)
+        )
+        return Decision(
+            conversation=self.conv,
+            effects=self.effects,
+            transcript=entry,
+            handoffs=self.handoffs,
+            evidence=self.evidence,
+            drop_files=self.drop_files,
+        )
+
+    def ask_pending_again(self) -> None:  # overridden where pending questions are known
+        self.show_options()
+
+    def resume(self, key: str | None) -> Decision:
+        """Say something (or nothing) and show the current step's options again; state unchanged."""
+        if key:
+            self.notice(key)
+        if self.conv.pending is not None:
+            self.ask_pending_again()
+        else:
+            self.show_options()
+        return self.finish()
+
+    # --- moving ----------------------------------------------------------------------------------
+
+    def advance(self, choice: ChoiceSpec, extra: dict[str, str] | None = None) -> Decision:
+        flow = self.flow
+        target = flow.fire(self.conv.state, choice.id, self.profile)
+        if target is None:
+            return self.resume("sys.stale")
+        self.conv.answers[f"{flow.id}.{self.conv.state}"] = choice.id
+        self.conv.pending = None
+        self.apply(choice.set, extra or {})
+        self.enter(target)
+        return self.finish()
+
+    def apply(self, fields: dict[str, str], extra: dict[str, str]) -> None:
+        updates: dict[str, object] = {
+            name: value
+            for name, value in fields.items()
+            if name in ("age_band", "nation", "pattern")
+        }
+        if "age" in extra:
+            updates["age"] = int(extra["age"])
+        elif "age_band" in fields and fields["age_band"] != self.profile.age_band:
+            updates["age"] = None  # a tapped band replaces any age typed before
+        self.conv.profile = dataclasses.replace(self.profile, **updates)  # type: ignore[arg-type]
+
+    def _known_answer(self, spec: StateSpec, name: str) -> str | None:
+        """A question whose answer they already gave: the state to go to instead of asking."""
+        slot = SLOT_OF_EXPECT.get(spec.expect or "")
+        value = getattr(self.profile, slot) if slot else None
+        if slot is None or value is None:
+            return None
+        for choice in self.flow.options(name, self.profile):
+            if choice.set.get(slot) == value:
+                self.conv.answers[f"{self.flow.id}.{name}"] = choice.id
+                return self.flow.fire(name, choice.id, self.profile)
+        return None
+
+    def enter(self, name: str) -> None:
+        """Move to a state (following flow jumps, skipped steps and questions already answered)
+        and present it."""
+        for _ in range(MAX_ENTER_HOPS):
+            if name.startswith(FLOW_TARGET):
+                self.conv.flow = name[len(FLOW_TARGET) :]
+                if self.in_intake:
+                    self.conv.profile = Profile()
+                    self.conv.answers = {}
+                name = self.flow.spec.initial
+                continue
+            spec = self.flow.state(name)
+            if spec.when is not None and not holds(spec.when, self.profile):
+                skipped = self.flow.fire(name, "next", self.profile)
+                assert skipped is not None, "validate guarantees a `next` on skippable states"
+                name = skipped
+                continue
+            known = self._known_answer(spec, name)
+            if known is not None:
+                name = known
+                continue
+            break
+        else:  # pragma: no cover - validate rejects loops of skipped states
+            raise RuntimeError(f"too many hops entering {name} in {self.conv.flow}")
+        self.conv.state = name
+        self.present(spec)
+
+    def present(self, spec: StateSpec) -> None:
+        for key in spec.say:
+            self.say(self.t(key))
+        if spec.show:
+            self.say_lines("dir.header", tuple(spec.show), "step")
+        if spec.handoff:
+            self.ask_for_person()
+        # Under-18s (and anyone whose age we don't know) are never asked to upload anything.
+        if spec.upload and spec.collect and not young(self.profile):
+            self.effects.append(RequestUpload(self.t(spec.upload)))
+        self.show_options()
+
+    def ask_for_person(self) -> None:
+        self.handoff("asked")
+        # Honest about what happens next: is anyone from the team online right now?
+        key = "sys.human_staffed" if self.ctx.staffed() else "sys.human"
+        self.say_lines(key, ("crisis", "support"), "notice", open_only=True)

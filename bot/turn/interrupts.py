@@ -1,0 +1,126 @@
+"""What works in any state: crisis (both tiers), leaving, deleting, commands, a person."""
+
+from __future__ import annotations
+
+from bot.model import Choices, Decision, DeliverPack, Effect, End, Option, Profile, Say
+from bot.reading.reader import Understanding
+from bot.turn.evidence import Evidence
+from bot.turn.ids import (
+    SYS_CHECK_NO,
+    SYS_CHECK_YES,
+    SYS_DELETE_NO,
+    SYS_DELETE_YES,
+    SYS_GUESS_NO,
+    SYS_GUESS_YES,
+    SYS_RESTART,
+)
+
+
+class Interrupts(Evidence):
+    # --- safety first ----------------------------------------------------------------------------
+
+    def crisis(self, understanding: Understanding | None = None) -> Decision:
+        """Clear risk: 999 and the lines open now first, a priority handoff, then where we were."""
+        self.conv.profile.crisis = True
+        about_other = understanding is not None and understanding.crisis.about_other
+        self.say(self.t("sys.crisis_other" if about_other else "sys.crisis_intro"), "crisis")
+        self.say_lines("sys.crisis_lines", ("crisis",), "crisis", open_only=True)
+        self.handoff("crisis")
+        self.say(self.t("sys.crisis_after"), "crisis")
+        if self.conv.pending is not None and self.conv.pending.get("kind") == "crisis_check":
+            self.conv.pending = None
+        if self.is_new:
+            self.enter(self.flow.spec.initial)
+        elif self.conv.pending is not None:
+            self.ask_pending_again()
+        else:
+            self.show_options()
+        return self.finish()
+
+    def crisis_only(self) -> list[Effect]:
+        """The crisis answer alone, for a channel whose storage failed (nothing is stored)."""
+        self.crisis()
+        return [e for e in self.effects if not isinstance(e, Choices)]
+
+    def crisis_check(self) -> Decision:
+        """Possible risk: ask directly and kindly, with the 24/7 lines in the same message."""
+        self.conv.pending = {"kind": "crisis_check"}
+        lines = self.ctx.presenter.lines(
+            ("crisis",), self.conv.locale, self.profile, self.now, open_only=True, limit=2
+        )
+        self.say("\n".join([self.t("sys.crisis_check"), *lines]), "crisis")
+        self.ask_pending_again()
+        return self.finish()
+
+    def settle_crisis_check(self, yes: bool) -> Decision:
+        self.conv.pending = None
+        if yes:
+            return self.crisis()
+        return self.resume("sys.crisis_check_no")
+
+    # --- leaving and deleting ----------------------------------------------------------------
+
+    def forget(self, key: str) -> Decision:
+        self.effects = [Say(self.t(key), "notice"), End(forget=True)]
+        return Decision(conversation=None, effects=self.effects, erase=True)
+
+    def command(self, command: str) -> Decision:
+        if command == "delete":
+            self.conv.pending = {"kind": "delete"}
+            self.notice("sys.delete_confirm")
+            self.ask_pending_again()
+            return self.finish()
+        if command == "restart":
+            return self.restart()
+        if command == "human":
+            self.ask_for_person()
+            return self.resume(None)
+        if command == "more_lines":
+            self.say_lines("dir.header", ("crisis", "support"), "notice", limit=None)
+            return self.resume(None)
+        if command == "language":
+            return self.resume("sys.language")
+        if command == "evidence":
+            return self.to_evidence_step(None)
+        if command == "export":
+            if not (self.conv.evidence_count or self.conv.indicators):
+                return self.resume("evidence.nothing_yet")
+            self.notice("evidence.pack_ready")
+            self.effects.append(DeliverPack())
+            return self.resume(None)
+        return self.resume("sys.help")
+
+    def restart(self) -> Decision:
+        self.conv.profile = Profile()
+        self.conv.answers = {}
+        self.conv.pending = None
+        self.conv.memo = {}
+        self.conv.flow = self.ctx.flows.intake.id
+        self.notice("sys.restarted")
+        self.enter(self.flow.spec.initial)
+        return self.finish()
+
+    def welcome_back(self) -> Decision:
+        self.notice("sys.welcome_back")
+        self.show_options([Option(SYS_RESTART, self.t("sys.opt_restart"))])
+        return self.finish()
+
+    # --- questions outside the flow: yes/no asked by the engine ---------------------------------
+
+    def yes_no(self, yes: tuple[str, str], no: tuple[str, str]) -> None:
+        self.effects.append(Choices((Option(yes[0], self.t(yes[1])), Option(no[0], self.t(no[1])))))
+
+    def ask_pending_again(self) -> None:
+        kind = (self.conv.pending or {}).get("kind")
+        if kind == "delete":
+            self.yes_no(
+                (SYS_DELETE_YES, "sys.opt_delete_yes"), (SYS_DELETE_NO, "sys.opt_delete_no")
+            )
+        elif kind == "crisis_check":
+            self.yes_no((SYS_CHECK_YES, "sys.opt_check_yes"), (SYS_CHECK_NO, "sys.opt_check_no"))
+        elif kind == "indicators":
+            self.indicator_options()
+        elif kind == "guess":
+            self.yes_no((SYS_GUESS_YES, "common.yes"), (SYS_GUESS_NO, "common.no"))
+        else:
+            self.show_options()

@@ -1,0 +1,220 @@
+"""One event in one conversation: a pure function from (conversation, event) to a Decision.
+
+No I/O happens here. Storage calls `Turn(...).decide()` inside its transaction and channels
+deliver the effects only after the decision has been committed. Every message is read in full
+first (bot.reading); then, in order: safety, commands, what they told us, their question, and
+only then the step they are on.
+"""
+
+from __future__ import annotations
+
+from bot.flowspec import ChoiceSpec
+from bot.model import Decision, EventKind, Option
+from bot.reading.reader import Understanding
+from bot.reading.text import clean, normalise
+from bot.turn.ids import (
+    FINISHED,
+    SYS_CHECK_NO,
+    SYS_CHECK_YES,
+    SYS_DELETE_NO,
+    SYS_DELETE_YES,
+    SYS_EXIT,
+    SYS_GUESS_NO,
+    SYS_GUESS_YES,
+    SYS_HELP,
+    SYS_HUMAN,
+    SYS_KEEP_ALL,
+    SYS_REMOVE,
+    SYS_RESTART,
+)
+from bot.turn.questions import Questions
+
+
+class Turn(Questions):
+    def decide(self) -> Decision:
+        kind = self.event.kind
+        if kind is EventKind.CHOICE:
+            option = clean(self.event.text)
+            if option == SYS_EXIT:
+                # Also for a conversation already forgotten: leaving must never start a new one.
+                return self.forget("sys.exit")
+            if self.is_new:
+                self.enter(self.flow.spec.initial)
+                return self.finish()
+            return self.choice(option)
+        words = self.event.payload if kind is EventKind.START else self.event.text
+        u = self.reader.read(words) if words.strip() else None
+        if u is not None and kind is not EventKind.UPLOAD:
+            self.heard = u.text[: self.ctx.max_text_chars]
+        # Safety first: a crisis signal is answered before anything else, in any state.
+        if u is not None and u.crisis.level == "clear":
+            self.absorb(u, quiet=True)  # so the lines fit their age and nation
+            return self.crisis(u)
+        if u is not None and (u.command == "exit" or (u.command == "delete" and self.is_new)):
+            return self.forget("sys.exit")
+        if self.is_new:
+            self.enter(self.flow.spec.initial)
+            if kind is EventKind.UPLOAD:
+                return self.upload()
+            if u is None:
+                return self.finish()
+            # They started by typing: after the welcome, straight on with what they said.
+            return self.use(u, opening=True)
+        if kind is EventKind.START and u is None:
+            return self.welcome_back()
+        if kind is EventKind.UNSUPPORTED:
+            return self.resume("sys.unsupported")
+        if kind is EventKind.UPLOAD:
+            if u is not None:  # a caption: what it says is used too
+                self.absorb(u)
+            return self.upload()
+        if u is None:
+            return self.resume("sys.empty")
+        if len(words) > self.ctx.max_text_chars:
+            return self.resume("sys.too_long")
+        if u.crisis.level == "possible":
+            self.absorb(u, quiet=True)
+            if (self.conv.pending or {}).get("kind") == "crisis_check":
+                return self.crisis(u)  # asked, and they did not say no
+            return self.crisis_check()
+        if u.command is not None:
+            return self.command(u.command)
+        return self.use(u)
+
+    # --- buttons -----------------------------------------------------------------------------
+
+    def choice(self, option_id: str) -> Decision:
+        pending = (self.conv.pending or {}).get("kind")
+        if option_id == SYS_KEEP_ALL or option_id.startswith(SYS_REMOVE):
+            if pending != "indicators":
+                return self.resume("sys.stale")
+            if option_id == SYS_KEEP_ALL:
+                return self.keep_indicators()
+            return self.remove_indicator(option_id[len(SYS_REMOVE) :])
+        expected = {
+            SYS_GUESS_YES: "guess",
+            SYS_GUESS_NO: "guess",
+            SYS_DELETE_YES: "delete",
+            SYS_DELETE_NO: "delete",
+            SYS_CHECK_YES: "crisis_check",
+            SYS_CHECK_NO: "crisis_check",
+        }
+        if option_id in expected:
+            if pending != expected[option_id]:
+                return self.resume("sys.stale")
+            yes = option_id in (SYS_GUESS_YES, SYS_DELETE_YES, SYS_CHECK_YES)
+            return self.settle(yes)
+        if option_id == SYS_RESTART:
+            return self.restart()
+        if option_id in (SYS_HUMAN, SYS_HELP):
+            return self.command("human" if option_id == SYS_HUMAN else "help")
+        choice = self.option(option_id)
+        if choice is None:
+            # A button from an earlier step, or forged data: say so kindly and change nothing.
+            return self.resume("sys.stale")
+        self.heard = self.t(choice.label)
+        return self.advance(choice)
+
+    def option(self, option_id: str) -> ChoiceSpec | None:
+        options = self.flow.options(self.conv.state, self.profile)
+        return next((c for c in options if c.id == option_id), None)
+
+    def settle(self, yes: bool) -> Decision:
+        kind = (self.conv.pending or {}).get("kind")
+        if kind == "crisis_check":
+            return self.settle_crisis_check(yes)
+        if kind == "delete":
+            self.conv.pending = None
+            return self.forget("sys.deleted") if yes else self.resume("sys.delete_kept")
+        return self.settle_guess(yes)
+
+    # --- typed words -------------------------------------------------------------------------
+
+    def use(self, u: Understanding, *, opening: bool = False) -> Decision:
+        """Everything a typed message says, used: pending questions, slots, story, question,
+        then the step they are on."""
+        misses = int(self.conv.memo.pop("misses", 0))
+        pending = self.conv.pending or {}
+        kind = pending.get("kind")
+        if kind in ("crisis_check", "delete", "guess") and u.agreement is not None:
+            return self.settle(u.agreement)
+        if kind == "indicators" and (u.agreement or u.folded in ("keep all", "keep", "keep them")):
+            return self.keep_indicators()
+        if kind == "readback" and u.agreement is False and not (u.age or u.place):
+            return self.undo_readback()
+        if kind == "guess" and self.in_intake and not _contradicts(u, pending.get("pattern")):
+            # New information after a read-back: taken as a yes, and used.
+            self.absorb(u)
+            self.keep_said(u)
+            self.answer(u)
+            return self.settle_guess(True)
+        self.conv.pending = None
+        learned = self.absorb(u)
+        kept = self.keep_said(u)
+        answered = self.answer(u)
+        state = self.state
+        if state.collect:
+            if u.done:
+                finished = self.option(FINISHED)
+                if finished is not None:
+                    return self.advance(finished)
+            if answered and not u.story:
+                return self.resume(None)
+            return self.collect_text(u.text)
+        for choice in self.flow.options(self.conv.state, self.profile):
+            if normalise(self.t(choice.label)) == u.folded:
+                return self.advance(choice)
+        moved = self.pattern_from(u)
+        if moved is not None:
+            return moved
+        if self.in_intake and state.expect is None:
+            # The welcome: a greeting, their story or a question means they have started.
+            said = kept or answered or u.folded in self.reader.commands.greetings
+            if learned or opening or said:
+                return self.next_question()
+        elif self.in_intake and (learned or opening):
+            return self.next_question()
+        agreed = self.agreed(u)
+        if agreed is not None:
+            return self.advance(agreed)
+        if state.final and (u.agreement is not None or u.folded in self.reader.commands.thanks):
+            return self.resume("sys.closing")
+        if learned or answered or u.facts.send_more:
+            return self.resume(None)
+        if self.in_intake and state.expect == "pattern" and (u.story or kept):
+            return self.resume("sys.reask_pattern")
+        if kept:
+            return self.resume("evidence.kept_said")
+        return self.miss(misses)
+
+    def keep_said(self, u: Understanding) -> bool:
+        """Their story or details typed outside an evidence step are kept as evidence too."""
+        if self.state.collect or not (u.story or "@" in u.text or "http" in u.folded):
+            return False
+        return self.keep_text(u.text) is not None
+
+    def agreed(self, u: Understanding) -> ChoiceSpec | None:
+        """A yes or no in their own words: the one way forward, or the option that means it."""
+        if u.agreement is None:
+            return None
+        options = self.flow.options(self.conv.state, self.profile)
+        if len(options) == 1 and u.agreement:
+            return options[0]
+        meaning = "yes" if u.agreement else "no"
+        return next((c for c in options if c.means == meaning or c.id == meaning), None)
+
+    def miss(self, misses: int) -> Decision:
+        """Not understood. Never twice the same way: the second time, a way out as well."""
+        self.conv.memo["misses"] = misses + 1
+        if misses == 0:
+            return self.resume("sys.reask")
+        self.notice("sys.reask_twice")
+        self.conv.pending = None
+        self.show_options(
+            [Option(SYS_HUMAN, self.t("sys.opt_human")), Option(SYS_HELP, self.t("sys.opt_help"))]
+        )
+        return self.finish()
+
+
+def _contradicts(u: Understanding, pattern: str | None) -> bool:
+    return u.pattern is not None and bool(u.pattern.ranked) and u.pattern.ranked[0] != pattern
