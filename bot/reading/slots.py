@@ -1,0 +1,231 @@
+"""Everything a message says about the person and what happened: age, place, pattern, facts,
+and whether a short reply is a yes, a no or "I'm done".
+
+Every method takes `folded` text (`normalise(clean(text))`). A message is tokenised once,
+misspellings of a few distinctive words are corrected, and one trie walk finds every lexicon
+phrase; the walk is cached, so asking for each slot in turn costs one scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import compress
+from pathlib import Path
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot.directory import band_for_age
+from bot.reading.ages import Ages, number_phrases
+from bot.reading.facts import FactReader, Facts
+from bot.reading.lexicon import Lexicon, load_lexicon
+from bot.reading.patterns import Patterns
+from bot.reading.phrases import (
+    SENTENCE_END,
+    Hit,
+    PhraseIndex,
+    PhraseSet,
+    phrase_key,
+    tokenise,
+)
+from bot.reading.places import Places
+
+__all__ = ["AgeReading", "Facts", "PatternReading", "PlaceReading", "SlotReader"]
+
+# Fuzzy matching is the slow part: at most this many lookups per message, so a long message of
+# unknown words costs a bounded time. Words later than that are read as typed.
+MAX_FUZZY_LOOKUPS = 24
+FUZZY_MIN_LENGTH = 5
+# A yes/no/done is a short reply; anything longer is a story, even if it starts with "ok".
+SHORT_REPLY = 10
+SHORT_REPLY_CHARS = 120  # longer than this cannot be SHORT_REPLY words of any reply phrase
+
+
+@dataclass(frozen=True, slots=True)
+class AgeReading:
+    band: str  # under_13, 13_17, 18_24, 25_34, 35_plus, unknown
+    age: int | None  # when a number was said
+    certain: bool  # False for inferences ("at uni", "teenager"): read back first
+    correction: bool  # "sorry i lied, im actually 15"
+    detail: str = ""  # what it was inferred from, for the read-back
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceReading:
+    nation: str  # england, wales, scotland, northern_ireland, outside_uk
+    certain: bool
+    place: str = ""  # the town, for the read-back ("Cardiff")
+
+
+@dataclass(frozen=True, slots=True)
+class PatternReading:
+    ranked: tuple[str, ...]  # strongest first
+    certain: bool  # one pattern clearly wins
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    tokens: tuple[str, ...]
+    hits: dict[str, list[Hit]]
+
+
+def _reply_words(folded: str) -> list[str]:
+    # "ok." and "done!" are still "ok" and "done": a short reply's full stops don't count.
+    return [t for t in tokenise(folded[: SHORT_REPLY_CHARS + 1]) if t != SENTENCE_END]
+
+
+def _allowed_distance(length: int) -> int:
+    # One slip in a short word, two in a long one ("instagarm", "snapchta" are one OSA step).
+    return 1 if length < 8 else 2
+
+
+class SlotReader:
+    def __init__(self, lexicon: Lexicon) -> None:
+        self._ages = Ages(lexicon)
+        self._places = Places(lexicon)
+        self._patterns = Patterns(lexicon)
+        self._facts = FactReader(lexicon, self._patterns)
+        groups: dict[str, list[str]] = {
+            "pattern": [p for phrases in lexicon.patterns.values() for p in phrases],
+            "platform": [a for aliases in lexicon.platforms.values() for a in aliases],
+            "method": [a for aliases in lexicon.methods.values() for a in aliases],
+            "send_more": lexicon.send_more,
+            "deadline": lexicon.deadlines,
+            "not_paid": lexicon.not_paid,
+            "age_word": list(lexicon.age_words),
+            "place": list(self._places.entries),
+        }
+        known = {t for phrases in groups.values() for p in phrases for t in phrase_key(p).split()}
+        groups["currency"] = ["£", "$", "€"]
+        self._index = PhraseIndex(groups)
+        # Number tokens ("15", "15yo", "2k", "fifteen") are one-word and many: a set of strings
+        # (checked in C, and nothing for the garbage collector to walk) rather than trie nodes.
+        self._numbers = frozenset(number_phrases(lexicon))
+        known |= {phrase_key(w) for w in lexicon.common_words}
+        self._known = frozenset(known)
+        self._targets: dict[str, list[str]] = {}
+        for target in map(phrase_key, lexicon.fuzzy_targets):
+            self._targets.setdefault(target[0], []).append(target)
+        self._agree = PhraseSet(lexicon.agree)
+        self._refuse = PhraseSet(lexicon.refuse)
+        self._done = PhraseSet(lexicon.done)
+        self._reply = PhraseSet([*lexicon.agree, *lexicon.refuse, *lexicon.filler, *lexicon.done])
+        # The engine asks for every slot of one message in turn: remembering the last two scans
+        # is enough, and keeps as little of anyone's text in memory as possible.
+        self._scan = lru_cache(maxsize=2)(self._scan_uncached)
+
+    @classmethod
+    def load(cls, path: Path) -> SlotReader:
+        return _load(path.resolve())
+
+    # --- one scan per message ---------------------------------------------------------------
+
+    def _corrected(self, tokens: list[str]) -> list[str]:
+        # Each distinct word once, in the order written (so the lookup cap is deterministic),
+        # and only unknown words long enough to be a misspelling.
+        known = self._known
+        unknown = [
+            t
+            for t in dict.fromkeys(tokens)
+            if t not in known and len(t) >= FUZZY_MIN_LENGTH and t[0] in self._targets
+        ]
+        corrections: dict[str, str] = {}
+        lookups = 0
+        for token in unknown:
+            limit = _allowed_distance(len(token))
+            # Same first letter and a near length: a cheap filter before the edit distance.
+            choices = [t for t in self._targets[token[0]] if abs(len(t) - len(token)) <= limit]
+            if not choices or not token.isalpha():
+                continue
+            lookups += 1
+            if lookups > MAX_FUZZY_LOOKUPS:
+                break
+            best = process.extractOne(token, choices, scorer=OSA.distance, score_cutoff=limit)
+            if best is not None:
+                corrections[token] = best[0]
+        if not corrections:
+            return tokens
+        return [corrections.get(t, t) for t in tokens]
+
+    def _scan_uncached(self, folded: str) -> _Scan:
+        tokens = self._corrected(tokenise(folded))
+        hits = self._index.scan(tokens)
+        positions = compress(range(len(tokens)), map(self._numbers.__contains__, tokens))
+        hits["number"] = [Hit(i, i + 1, tokens[i]) for i in positions]
+        return _Scan(tuple(tokens), hits)
+
+    # --- slots ------------------------------------------------------------------------------
+
+    def age(self, folded: str) -> AgeReading | None:
+        scan = self._scan(folded)
+        hits = scan.hits
+        found = self._ages.read(scan.tokens, hits.get("number", ()), hits.get("age_word", ()))
+        if found is None:
+            return None
+        band = "unknown" if found.from_age < 0 else band_for_age(found.from_age)
+        return AgeReading(band, found.age, found.certain, found.correction, found.detail)
+
+    def place(self, folded: str) -> PlaceReading | None:
+        scan = self._scan(folded)
+        found = self._places.read(scan.tokens, scan.hits.get("place", ()))
+        return None if found is None else PlaceReading(found.nation, found.certain, found.place)
+
+    def pattern(self, folded: str) -> PatternReading | None:
+        scan = self._scan(folded)
+        found = self._patterns.read(scan.tokens, scan.hits.get("pattern", ()))
+        return None if found is None else PatternReading(found.ranked, found.certain)
+
+    def facts(self, folded: str) -> Facts:
+        scan = self._scan(folded)
+        return self._facts.read(scan.tokens, scan.hits)
+
+    def agreement(self, folded: str) -> bool | None:
+        """True when the whole message is a yes/ok, False for a no/not now; else None."""
+        tokens = _reply_words(folded)
+        if not tokens or len(tokens) > SHORT_REPLY or len(folded) > SHORT_REPLY_CHARS:
+            return None
+        polarity = self._polarity(tokens)
+        return polarity if polarity is not None and not self._has_done(tokens) else None
+
+    def done(self, folded: str) -> bool:
+        """The whole message says "I've finished" ("done", "that's all", "no more")."""
+        tokens = _reply_words(folded)
+        if len(folded) > SHORT_REPLY_CHARS or not tokens or len(tokens) > SHORT_REPLY:
+            return False
+        if not self._reply.covers(tokens):
+            return False
+        return self._has_done(tokens)
+
+    def _has_done(self, tokens: Sequence[str]) -> bool:
+        return any(self._phrases(tokens, self._reply, self._done))
+
+    def _polarity(self, tokens: Sequence[str]) -> bool | None:
+        if not self._reply.covers(tokens):
+            return None
+        yes = any(self._phrases(tokens, self._reply, self._agree))
+        no = any(self._phrases(tokens, self._reply, self._refuse))
+        if yes == no:
+            return None  # "yes no", or only "thanks": not an answer
+        return yes
+
+    @staticmethod
+    def _phrases(tokens: Sequence[str], cover: PhraseSet, kind: PhraseSet) -> list[bool]:
+        """For each phrase of the greedy cover, whether it belongs to `kind` (and is not filler
+        only, so "ok" in "no thanks ok" counts as agreement only when it stands alone)."""
+        marks: list[bool] = []
+        index = 0
+        while index < len(tokens):
+            key = cover.starts_at(tokens, index)
+            if not key:
+                break
+            marks.append(key in kind)
+            index += key.count(" ") + 1
+        return marks
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> SlotReader:
+    """One reader per lexicon file per process (building the gazetteer takes ~0.3 s)."""
+    return SlotReader(load_lexicon(path))
