@@ -177,7 +177,7 @@ async def test_things_the_bot_cannot_use(harness: Harness, api: BotApiStandIn) -
         send(ALICE)
         texts = await harness.reply(ALICE)
         assert "I can only read text and button taps" in texts[-1]
-    api.edited(ALICE, "I meant 16")
+    api.voice(ALICE)  # no caption: nothing to read
     texts = await harness.reply(ALICE)
     assert "I can only read text and button taps" in texts[-1]
     api.tap(ALICE, "paid")  # forged: not an option on this step
@@ -186,6 +186,14 @@ async def test_things_the_bot_cannot_use(harness: Harness, api: BotApiStandIn) -
     api.tap_label(ALICE, "start")
     texts = await harness.reply(ALICE)
     assert "how old are you" in texts[-1]
+    before = len(api.chat(ALICE))
+    api.edited_location(ALICE)  # an edit with no words is ignored, not answered
+    # An edit with words is read like any message (not "I can only read text...").
+    api.edited(ALICE, "I meant 16")
+    await harness.reply(ALICE)
+    await harness.channel.idle()  # type: ignore[union-attr]
+    answers = api.texts(ALICE)[before:]
+    assert answers and not any("I can only read text and button taps" in t for t in answers)
 
 
 async def test_a_redelivered_update_has_one_effect(harness: Harness, api: BotApiStandIn) -> None:

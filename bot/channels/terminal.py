@@ -1,15 +1,37 @@
 """`supportbot chat`: the whole bot in a terminal, scriptable with piped input.
 
 Choices are numbered; a person can answer with the number, the label, or their own words.
+
+Multi-line messages (someone pasting the blackmail message they were sent) arrive as ONE message:
+- At a terminal, lines that arrive together are one message: after a line, anything more that
+  comes within PASTE_WINDOW seconds (a paste arrives all at once; nobody types that fast) is
+  joined to it with newlines.
+- Piped input has every line available at once, so there one line is one message (scripts send
+  one answer per line). To send several lines as one message, put them between two lines that
+  are just three double quotes:
+
+      \"\"\"
+      I have your pictures.
+      Pay 500 or I send them to everyone.
+      \"\"\"
+
+  The same block works when typing at a terminal. An unclosed block ends at the end of input.
+
+If saving or deciding fails (a full disk, a locked database), the crisis answer is still shown if
+what was sent needs it (`Engine.crisis_fallback`, no storage), with a note to send it again; the
+chat carries on instead of ending with a traceback. There is nothing to retry automatically here:
+the terminal keeps nothing of its own, and the person is right there to send it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import os
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -31,6 +53,8 @@ from bot.model import (
 )
 
 CHANNEL = "terminal"
+PASTE_WINDOW = 0.05  # seconds: lines arriving this close together were pasted together
+BLOCK = '"""'  # a line of just this opens or closes a multi-line message
 
 
 class TerminalChat:
@@ -65,7 +89,20 @@ class TerminalChat:
         await self.send(self._event(EventKind.START))
 
     async def send(self, event: Inbound) -> None:
-        outcome = await self.engine.handle(event)
+        try:
+            outcome = await self.engine.handle(event)
+        except Exception as exc:
+            # Nothing was saved. The crisis answer, if needed, must still reach them, at once.
+            try:
+                fallback = self.engine.crisis_fallback(event)
+            except Exception:
+                fallback = ()
+            await self.show(e for e in fallback if not isinstance(e, Pause))
+            self._print(
+                f"   [that could not be saved ({type(exc).__name__}); please send it again]"
+            )
+            self.out.flush()
+            return
         await self.show(outcome.effects)
 
     async def show(self, effects: Iterable[Effect]) -> None:
@@ -99,17 +136,21 @@ class TerminalChat:
     async def run(self, lines: TextIO) -> None:
         await self.start()
         interactive = lines.isatty()
-        loop = asyncio.get_running_loop()
-        while not self.closed:
-            if interactive:
-                self.out.write("you> ")
-                self.out.flush()
-            line = await loop.run_in_executor(None, lines.readline)
-            if not line:  # end of input
-                break
-            if self.echo and not interactive:
-                self._print(f"you> {line.rstrip()}")
-            await self.line(line.rstrip("\n"))
+        chunks = pasted(lines.fileno()) if interactive else piped(lines)
+        messages = blocks(chunks)
+        try:
+            while not self.closed:
+                if interactive:
+                    self.out.write("you> ")
+                    self.out.flush()
+                message = await anext(messages, None)
+                if message is None:  # end of input
+                    break
+                if self.echo and not interactive:
+                    self._print(f"you> {message.rstrip()}")
+                await self.line(message)
+        finally:
+            await messages.aclose()
 
     async def line(self, text: str) -> None:
         """One typed line: `/upload PATH` and `/export PATH` are this channel's own commands."""
@@ -146,3 +187,80 @@ class TerminalChat:
             f"   [your evidence pack is in {path}; check it with: "
             f"supportbot evidence verify {path}]"
         )
+
+
+# --- reading messages --------------------------------------------------------------------------
+
+
+async def piped(lines: TextIO) -> AsyncIterator[str]:
+    """One line at a time (without its newline), for piped input: a line is a message."""
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, lines.readline)
+        if not line:
+            return
+        yield line.rstrip("\n")
+
+
+async def pasted(fd: int, window: float = PASTE_WINDOW) -> AsyncIterator[str]:
+    """Lines read from `fd` (a terminal), those arriving within `window` seconds of each other
+    joined into one message. Read with the event loop's reader, not a thread: a thread blocked
+    on stdin would outlive an `exit` and can trip the interpreter's shutdown."""
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+        chunks.put_nowait(data)
+
+    loop.add_reader(fd, readable)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    buffered = ""
+    ended = False
+    try:
+        while not ended:
+            # Wait for a whole line, then for whatever else arrives within the window.
+            while "\n" not in buffered and not ended:
+                data = await chunks.get()
+                ended = not data
+                buffered += decoder.decode(data, final=ended)
+            while not ended:
+                try:
+                    data = await asyncio.wait_for(chunks.get(), window)
+                except TimeoutError:
+                    break
+                ended = not data
+                buffered += decoder.decode(data, final=ended)
+            if ended:
+                message, buffered = buffered, ""
+            else:
+                message, _, buffered = buffered.rpartition("\n")
+            if message or not ended:
+                yield message.removesuffix("\n")
+    finally:
+        with contextlib.suppress(Exception):
+            loop.remove_reader(fd)
+
+
+async def blocks(chunks: AsyncIterator[str]) -> AsyncGenerator[str, None]:
+    """Messages from chunks: a chunk that is just \"\"\" opens a block, and everything up to
+    the next such chunk is one message, joined with newlines."""
+    block: list[str] | None = None
+    async for chunk in chunks:
+        if chunk.strip() == BLOCK:
+            if block is None:
+                block = []
+            else:
+                yield "\n".join(block)
+                block = None
+        elif block is not None:
+            block.append(chunk)
+        else:
+            yield chunk
+    if block:  # the input ended inside a block: what was there is still a message
+        yield "\n".join(block)

@@ -141,10 +141,18 @@ class BotApiStandIn:
         assert len(matches) == 1, (label_part, message.keyboard)
         return self.tap(chat_id, matches[0], message.message_id)
 
-    def photo(self, chat_id: int, data: bytes, media_group: str | None = None) -> dict[str, Any]:
+    def photo(
+        self,
+        chat_id: int,
+        data: bytes,
+        media_group: str | None = None,
+        caption: str | None = None,
+    ) -> dict[str, Any]:
         file_id = f"photo-{next(self._ids)}"
         self.files[file_id] = data
-        extra = {"media_group_id": media_group} if media_group else {}
+        extra: dict[str, Any] = {"media_group_id": media_group} if media_group else {}
+        if caption is not None:
+            extra["caption"] = caption
         sizes = [
             {
                 "file_id": file_id,
@@ -157,7 +165,12 @@ class BotApiStandIn:
         return self._push({"message": self._message(chat_id, photo=sizes, **extra)})
 
     def document(
-        self, chat_id: int, name: str, data: bytes, size: int | None = None
+        self,
+        chat_id: int,
+        name: str,
+        data: bytes,
+        size: int | None = None,
+        caption: str | None = None,
     ) -> dict[str, Any]:
         file_id = f"doc-{next(self._ids)}"
         self.files[file_id] = data
@@ -167,7 +180,13 @@ class BotApiStandIn:
             "file_name": name,
             "file_size": size if size is not None else len(data),
         }
-        return self._push({"message": self._message(chat_id, document=document)})
+        extra = {"caption": caption} if caption is not None else {}
+        return self._push({"message": self._message(chat_id, document=document, **extra)})
+
+    def voice(self, chat_id: int, caption: str | None = None) -> dict[str, Any]:
+        voice = {"file_id": "vo", "file_unique_id": "vo", "duration": 3}
+        extra = {"caption": caption} if caption is not None else {}
+        return self._push({"message": self._message(chat_id, voice=voice, **extra)})
 
     def sticker(self, chat_id: int) -> dict[str, Any]:
         sticker = {
@@ -188,6 +207,12 @@ class BotApiStandIn:
 
     def edited(self, chat_id: int, text: str) -> dict[str, Any]:
         message = self._message(chat_id, text=text, edit_date=int(time.time()))
+        return self._push({"edited_message": message})
+
+    def edited_location(self, chat_id: int) -> dict[str, Any]:
+        """A live location moving: an edit with no words (Telegram sends these every few s)."""
+        location = {"latitude": 51.5, "longitude": -0.1, "live_period": 900}
+        message = self._message(chat_id, location=location, edit_date=int(time.time()))
         return self._push({"edited_message": message})
 
     def _record(self, sent: Sent) -> None:

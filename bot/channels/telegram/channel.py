@@ -6,15 +6,25 @@ stores the decision and its effects (the outbox) in one transaction, delivers th
 progress after every message. After a crash, `recover()` finishes half-delivered replies from
 where they stopped and re-runs updates that were kept but not handled (the engine knows which
 ones it already decided, so nothing happens twice).
+
+Crisis first, even when storage fails: if keeping an update or deciding it raises (a full disk,
+a locked database), the crisis answer is computed without storage (`Engine.crisis_fallback`)
+and sent at once, straight to the chat, not through the outbox; the update is then retried as
+before (the next getUpdates, Telegram's webhook retry, or the restart's `recover`). Which updates
+already had that answer is remembered in memory, so an in-process retry neither sends it twice
+nor repeats its lines when the real decision is delivered. After a restart that memory is gone:
+the crisis lines may then come twice, which is better than not at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -40,7 +50,7 @@ from bot.model import (
 )
 from bot.storage.base import ChannelStore
 from bot.turn import SYS_EXIT
-from bot.understanding import clean, signals_crisis
+from bot.understanding import clean
 
 log = logging.getLogger(__name__)
 COMMANDS = [
@@ -54,6 +64,8 @@ COMMANDS = [
 LEAVE_LABEL = "Leave quickly"
 IDLE_WORKER_SECONDS = 30.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+RETRY_INTAKE_SECONDS = 1.0
+REMEMBERED_FALLBACKS = 10_000  # updates whose crisis answer went out without storage
 
 
 class TelegramChannel:
@@ -77,6 +89,8 @@ class TelegramChannel:
         self._queues: dict[int, asyncio.Queue[Incoming]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._polling: asyncio.Task[None] | None = None
+        # update id -> the crisis lines sent for it without storage (see the module docstring).
+        self._fallen_back: OrderedDict[int, frozenset[str]] = OrderedDict()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -135,20 +149,39 @@ class TelegramChannel:
                 continue
             raw = {u.update_id: json.dumps(u.to_dict()).encode() for u in updates}
             # One write keeps the whole batch; only then does the next call acknowledge it.
-            for update_id in await self.store.inbox_put_many(CHANNEL, list(raw.items())):
+            try:
+                kept = await self.store.inbox_put_many(CHANNEL, list(raw.items()))
+            except Exception as exc:
+                # Not acknowledged: the same updates come again with the next call.
+                log.error("keeping updates failed (%s); retrying", type(exc).__name__)
+                for update_id, body in raw.items():
+                    await self._crisis_without_storage(update_id, self._translate(body))
+                await asyncio.sleep(RETRY_INTAKE_SECONDS)
+                continue
+            for update_id in kept:
                 self._dispatch(update_id, raw[update_id])
             offset = updates[-1].update_id + 1
 
     async def accept(self, update_id: int, raw: bytes) -> None:
-        """Keep an update durably, then queue it for its chat (webhook and polling both)."""
-        if await self.store.inbox_put_many(CHANNEL, [(update_id, raw)]):
+        """Keep an update durably, then queue it for its chat (webhook and polling both).
+        Raises if it could not be kept (the webhook then answers 500 and Telegram retries), after
+        sending the crisis answer if the update needs one."""
+        try:
+            kept = await self.store.inbox_put_many(CHANNEL, [(update_id, raw)])
+        except Exception:
+            await self._crisis_without_storage(update_id, self._translate(raw))
+            raise
+        if kept:
             self._dispatch(update_id, raw)
 
-    def _dispatch(self, update_id: int, raw: bytes) -> None:
+    def _translate(self, raw: bytes) -> Incoming | None:
         try:
-            incoming = translate(Update.de_json(json.loads(raw), self.bot))
+            return translate(Update.de_json(json.loads(raw), self.bot), self.engine.max_text_chars)
         except (ValueError, KeyError, TypeError):
-            incoming = None
+            return None
+
+    def _dispatch(self, update_id: int, raw: bytes) -> None:
+        incoming = self._translate(raw)
         if incoming is None:
             asyncio.get_running_loop().create_task(self.store.inbox_done(CHANNEL, update_id))
             return
@@ -194,20 +227,27 @@ class TelegramChannel:
                     priority=FIRST,
                 )
         event = incoming.event
-        if incoming.file is not None:
-            event = await self._with_file(incoming)
         cid = self.engine.conversation_id(event)
         theirs = [incoming.person_message_id] if incoming.person_message_id is not None else []
-        if (
-            self.desk is not None
-            and relayed(event)
-            and await self._relay(incoming, event, cid, theirs)
-        ):
-            return
-        outcome = await self.engine.handle(event, durable=True)
+        try:
+            if incoming.file is not None:
+                event = await self._with_file(incoming)
+            if (
+                self.desk is not None
+                and relayed(event, self.engine.command_in(event))
+                and await self._relay(incoming, event, cid, theirs)
+            ):
+                return
+            outcome = await self.engine.handle(event, durable=True)
+        except Exception:
+            # Nothing was decided (or kept): the crisis answer goes out now, without storage;
+            # the update stays in the inbox and is retried on restart.
+            await self._crisis_without_storage(incoming.update_id, incoming)
+            raise
         key = f"{event.channel}:{event.event_id}"
+        said = self._fallen_back.pop(incoming.update_id, frozenset())
         if outcome.effects:
-            await self._deliver(chat_id, cid, key, outcome.effects, 0, theirs)
+            await self._deliver(chat_id, cid, key, outcome.effects, 0, theirs, said)
         elif theirs:
             await self.store.messages_add(cid, theirs)
         # One write releases both the delivered outbox entry and the handled update.
@@ -223,17 +263,23 @@ class TelegramChannel:
         await self.desk.from_person(cid, words, f"{CHANNEL}:{event.event_id}")
         if theirs:
             await self.store.messages_add(cid, theirs)
-        if event.kind is EventKind.TEXT and signals_crisis(event.text):
-            # Safety first even with a person present: the crisis lines go out at once.
+        if self.engine.crisis_in(event):
+            # Safety first even with a person present: the crisis lines go out at once. The
+            # caption, edit or /start words are passed on as text, so the engine reads them.
+            words = " ".join(part for part in (event.text, event.payload) if part)
             crisis = Inbound(
-                CHANNEL, event.user_key, f"{event.event_id}:crisis", EventKind.TEXT, event.text
+                CHANNEL, event.user_key, f"{event.event_id}:crisis", EventKind.TEXT, words
             )
             outcome = await self.engine.handle(crisis, durable=True)
             key = f"{CHANNEL}:{crisis.event_id}"
+            said = self._fallen_back.pop(incoming.update_id, frozenset())
             if outcome.effects:
-                await self._deliver(incoming.chat_id, cid, key, outcome.effects, 0)
+                await self._deliver(incoming.chat_id, cid, key, outcome.effects, 0, said=said)
+            # Delivered: should a later write fail, the fallback must not send it all again.
+            self._remember(incoming.update_id, _said(outcome.effects))
             await self.store.finish(CHANNEL, None, key)
         await self.store.inbox_done(CHANNEL, incoming.update_id)
+        self._fallen_back.pop(incoming.update_id, None)
         return True
 
     async def deliver(self, conversation_id: str, text: str, kind: str) -> None:
@@ -258,9 +304,37 @@ class TelegramChannel:
             data = bytes(await file.download_as_bytearray())
         event = incoming.event
         attachment = Attachment(ref.name, data, declared_size=max(ref.size, len(data)))
-        return Inbound(
-            event.channel, event.user_key, event.event_id, event.kind, attachment=attachment
-        )
+        # The caption stays with the file: the engine reads it (crisis first).
+        return dataclasses.replace(event, attachment=attachment)
+
+    # --- crisis without storage --------------------------------------------------------------
+
+    async def _crisis_without_storage(self, update_id: int, incoming: Incoming | None) -> None:
+        """Send the crisis answer for an update that could not be kept or decided, once."""
+        if incoming is None or update_id in self._fallen_back:
+            return
+        try:
+            effects = self.engine.crisis_fallback(incoming.event)
+        except Exception as exc:  # the type only: never the person's words
+            log.error("crisis fallback failed (%s)", type(exc).__name__)
+            return
+        lines = [e.text for e in effects if isinstance(e, Say)]
+        if not lines:
+            return
+        self._remember(update_id, frozenset(lines))
+        chat_id = incoming.chat_id
+        log.warning("update %d: crisis answer sent without storage", update_id)
+        for text in lines:
+            # Straight to the chat, highest priority: there is no outbox to come back to.
+            with contextlib.suppress(TelegramError):
+                await self.sender.call(
+                    chat_id, partial(self.bot.send_message, chat_id, text), priority=FIRST
+                )
+
+    def _remember(self, update_id: int, said: frozenset[str]) -> None:
+        self._fallen_back[update_id] = said
+        while len(self._fallen_back) > REMEMBERED_FALLBACKS:
+            self._fallen_back.popitem(last=False)
 
     # --- delivery --------------------------------------------------------------------------------
 
@@ -272,9 +346,12 @@ class TelegramChannel:
         effects: tuple[Effect, ...],
         skip: int,
         theirs: list[int] | None = None,
+        said: frozenset[str] = frozenset(),
     ) -> None:
         """Send effects in order; `skip` messages were already delivered before a crash.
-        `theirs`: the person's message that led here (kept for a later quick exit)."""
+        `theirs`: the person's message that led here (kept for a later quick exit).
+        `said`: texts the chat already got for this update (the crisis answer sent without
+        storage): counted as delivered, not sent again."""
         if any(isinstance(e, End) and e.forget for e in effects):
             await self._clear_chat(chat_id, cid, theirs or [])
             for effect in effects:  # one neutral line is all that is left
@@ -288,6 +365,10 @@ class TelegramChannel:
         for text, markup, pause, document in messages:
             if sent < skip:
                 sent += 1
+                continue
+            if text in said and markup is None and not document:
+                sent += 1
+                await self.store.outbox_progress(key, sent, cid, [])
                 continue
             if pause and self.pace:
                 with contextlib.suppress(TelegramError):
@@ -334,6 +415,10 @@ class TelegramChannel:
                 await self.sender.call(
                     chat_id, partial(self.bot.delete_messages, chat_id, chunk), limited=False
                 )
+
+
+def _said(effects: tuple[Effect, ...]) -> frozenset[str]:
+    return frozenset(e.text for e in effects if isinstance(e, Say))
 
 
 def _keyboard(choices: Choices) -> InlineKeyboardMarkup:

@@ -1,14 +1,28 @@
-"""Telegram updates -> one channel-neutral Inbound (the only place that reads an Update)."""
+"""Telegram updates -> one channel-neutral Inbound (the only place that reads an Update).
+
+What becomes what:
+- a button tap: CHOICE; typed text: TEXT; `/start` (or `/start@Bot`): START, with everything
+  after the command as the payload (a deep-link tag, or words the person typed; read in full,
+  so "/start I want to end it all" is answered as a crisis).
+- a photo or document: UPLOAD, its caption as the event's text (the engine reads it in full).
+- an edited message (private chats): TEXT with the edited words, read like any new message (its
+  update id is its own event id). An edit with no words (e.g. a live location moving) is ignored:
+  live locations send an edit every few seconds and none of them says anything.
+- stickers, voice, video, audio, animations... with a caption: TEXT with the caption. The words
+  are read (they may be the only place someone says they are at risk); the media itself is not
+  kept, as the bot only keeps photos and documents as evidence. Without a caption: UNSUPPORTED.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import Message, Update
 
 from bot.model import EventKind, Inbound
 
 CHANNEL = "telegram"
+DEFAULT_MAX_TEXT = 6000  # Settings.max_text_chars' default; channels pass the engine's own
 
 
 @dataclass(frozen=True)
@@ -28,8 +42,9 @@ class Incoming:
     file: FileRef | None = None  # downloaded before the event is handled
 
 
-def translate(update: Update) -> Incoming | None:
-    """None for what the bot ignores (groups, channels, updates with no chat)."""
+def translate(update: Update, max_text: int = DEFAULT_MAX_TEXT) -> Incoming | None:
+    """None for what the bot ignores (groups, channels, updates with no chat, wordless edits).
+    `max_text`: the longest /start payload kept (the engine's own limit, not Telegram's 64)."""
     uid = update.update_id
     if update.callback_query is not None:
         query = update.callback_query
@@ -38,37 +53,67 @@ def translate(update: Update) -> Incoming | None:
             return None
         event = _event(message.chat.id, uid, EventKind.CHOICE, query.data or "")
         return Incoming(uid, message.chat.id, event, callback_id=query.id)
-    message = update.message
-    if message is None:
+    if update.message is None:
         edited = update.edited_message
-        if edited is not None and edited.chat.type == "private":
-            # An edit can't change what was already decided: answer kindly, change nothing.
-            event = _event(edited.chat.id, uid, EventKind.UNSUPPORTED)
-            return Incoming(uid, edited.chat.id, event)
-        return None
+        if edited is None or edited.chat.type != "private":
+            return None
+        words = edited.text if edited.text is not None else edited.caption
+        if not words:
+            return None
+        # Read like a new message: someone may edit "I'm fine" into words about ending it.
+        # The file of an edited photo was kept (or refused) when it first came; only words now.
+        event = _event(edited.chat.id, uid, EventKind.TEXT, words)
+        return Incoming(uid, edited.chat.id, event, edited.message_id)
+    message = update.message
     if message.chat.type != "private":
         return None
     chat_id = message.chat.id
     if message.text is not None:
-        text = message.text
-        if text.startswith("/start"):
-            payload = text.partition(" ")[2].strip()[:64]
-            event = Inbound(CHANNEL, str(chat_id), str(uid), EventKind.START, "", payload)
-        else:
-            event = _event(chat_id, uid, EventKind.TEXT, text)
-        return Incoming(uid, chat_id, event, message.message_id)
-    file = None
-    if message.photo:
-        largest = max(message.photo, key=lambda size: size.width * size.height)
-        file = FileRef(largest.file_id, "photo.jpg", largest.file_size or 0)
-    elif message.document is not None:
-        document = message.document
-        file = FileRef(document.file_id, document.file_name or "document", document.file_size or 0)
+        return Incoming(
+            uid, chat_id, _typed(chat_id, uid, message.text, max_text), message.message_id
+        )
+    file = _file(message)
+    caption = message.caption or ""
     if file is not None:
-        event = _event(chat_id, uid, EventKind.UPLOAD)
+        event = _event(chat_id, uid, EventKind.UPLOAD, caption)
         return Incoming(uid, chat_id, event, message.message_id, file=file)
+    if caption:
+        # A voice note, video, sticker... with words: the words are read, the media is not kept.
+        return Incoming(
+            uid, chat_id, _event(chat_id, uid, EventKind.TEXT, caption), message.message_id
+        )
     # Stickers, voice, video, location, contacts, polls...
     return Incoming(uid, chat_id, _event(chat_id, uid, EventKind.UNSUPPORTED), message.message_id)
+
+
+def _typed(chat_id: int, uid: int, text: str, max_text: int) -> Inbound:
+    command, rest = _split_command(text)
+    if command == "/start" or command.startswith("/start@"):
+        # Everything after the command, up to what the engine reads: a deep-link tag is short,
+        # but a person may type their whole situation after /start, and it must all be read.
+        payload = rest.strip()[:max_text]
+        return Inbound(CHANNEL, str(chat_id), str(uid), EventKind.START, "", payload)
+    return _event(chat_id, uid, EventKind.TEXT, text)
+
+
+def _split_command(text: str) -> tuple[str, str]:
+    """("/start", "the rest") for "/start the rest", also when a newline follows the command."""
+    if not text.startswith("/"):
+        return "", text
+    for index, char in enumerate(text):
+        if char.isspace():
+            return text[:index], text[index:]
+    return text, ""
+
+
+def _file(message: Message) -> FileRef | None:
+    if message.photo:
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        return FileRef(largest.file_id, "photo.jpg", largest.file_size or 0)
+    if message.document is not None:
+        document = message.document
+        return FileRef(document.file_id, document.file_name or "document", document.file_size or 0)
+    return None
 
 
 def _event(chat_id: int, update_id: int, kind: EventKind, text: str = "") -> Inbound:

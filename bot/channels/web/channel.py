@@ -6,6 +6,14 @@ duplicate). The effects then become numbered frames in the conversation's sealed
 same write that releases the outbox entry; the live socket gets them at once. A widget that
 reconnects says which number it saw last and receives the rest, so a dropped connection or a
 restarted server loses and repeats nothing.
+
+Crisis first, even when storage fails: if deciding (and so storing) what the person sent raises,
+the crisis answer is computed without storage (`Engine.crisis_fallback`) and sent to the socket
+at once, unnumbered (it is not in the log). The socket then closes as before; the widget
+reconnects and resends what was not acknowledged. Which events already had that answer is kept
+in memory, so a resend neither sends it again nor, once the decision succeeds, shows its lines
+twice live (they are still logged, so a reloaded page shows them). After a restart a resend may
+repeat the crisis lines: better twice than not at all.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import json
 import logging
 import secrets
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,9 +37,9 @@ from bot.channels.web.store import WebSession, WebStore
 from bot.console.desk import Desk, relayed
 from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
-from bot.model import Attachment, End, EventKind, Inbound
+from bot.model import Attachment, End, EventKind, Inbound, Say
 from bot.turn import SYS_EXIT
-from bot.understanding import clean, signals_crisis
+from bot.understanding import clean
 
 log = logging.getLogger(__name__)
 CHANNEL = "web"
@@ -46,6 +55,7 @@ CLOSE_FORGOTTEN = 4000
 IDLE_SECONDS = 1800.0  # a silent socket is closed; the widget reconnects when it needs to
 UPLOADING_BUDGET = 256 * 1024 * 1024  # bytes of files being received at once, whole server
 PACK_EVERY_SECONDS = 10.0
+REMEMBERED_FALLBACKS = 10_000  # events whose crisis answer went out without storage
 
 
 def token_hash(token: str) -> str:
@@ -83,10 +93,14 @@ class WebChannel:
         self.desk = desk
         self.store = store
         self.origins = frozenset(o.rstrip("/") for o in origins)
+        # The support directory's numbers: the widget turns only these into tel:/sms: links.
+        self.numbers = service_numbers(engine)
         self._live: dict[str, _Link] = {}  # conversation id -> its open socket
         self._uploading = 0  # bytes promised by uploads in progress (a memory budget)
         # One lock per conversation keeps its frame numbers in the order they are sent.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # event key -> the crisis lines sent for it without storage (see the module docstring).
+        self._fallen_back: OrderedDict[str, frozenset[str]] = OrderedDict()
 
     def _lock(self, conversation_id: str) -> asyncio.Lock:
         lock = self._locks.get(conversation_id)
@@ -159,7 +173,7 @@ class WebChannel:
             return
         await websocket.accept()
         nonce = secrets.token_urlsafe(24)
-        await websocket.send_json({"t": "hello", "nonce": nonce})
+        await websocket.send_json({"t": "hello", "nonce": nonce, "numbers": self.numbers})
         link: _Link | None = None
         try:
             first = await asyncio.wait_for(_receive_frame(websocket), HELLO_SECONDS)
@@ -280,7 +294,7 @@ class WebChannel:
                 continue
             if (
                 self.desk is not None
-                and relayed(event)
+                and relayed(event, self.engine.command_in(event))
                 and await self._relay(link, event, cid, you)
             ):
                 continue
@@ -300,10 +314,11 @@ class WebChannel:
             key = f"{CHANNEL}:{event.event_id}"
             if await desk.from_person(conversation_id, words, key) and you is not None:
                 await self._send_live(link, await self.store.append(conversation_id, [you]))
-        if event.kind is EventKind.TEXT and signals_crisis(event.text):
+        if self.engine.crisis_in(event):
             # Safety first even with a person present: the crisis lines go out at once.
+            words = " ".join(part for part in (event.text, event.payload) if part)
             crisis = Inbound(
-                CHANNEL, event.user_key, f"{event.event_id}:crisis", EventKind.TEXT, event.text
+                CHANNEL, event.user_key, f"{event.event_id}:crisis", EventKind.TEXT, words
             )
             await self._handle(link, crisis, None, None)
         await _send(link.websocket, {"t": "ack", "id": cid})
@@ -365,7 +380,12 @@ class WebChannel:
         conversation_id = link.session.conversation_id
         key = f"{CHANNEL}:{event.event_id}"
         async with self._lock(conversation_id):
-            outcome = await self.engine.handle(event, durable=True)
+            try:
+                outcome = await self.engine.handle(event, durable=True)
+            except Exception:
+                await self._crisis_without_storage(link, event)
+                raise  # the socket closes; the widget resends what was not acknowledged
+            said = self._fallen_back.pop(key, frozenset())
             effects = outcome.effects
             if any(isinstance(e, End) and e.forget for e in effects):
                 # Everything about the conversation is gone, its session and log with it:
@@ -382,9 +402,35 @@ class WebChannel:
                 numbered = await self.store.append(
                     conversation_id, [you, *frames] if you else frames, release=key
                 )
+                if said:  # already on the screen, sent without storage: logged, not re-sent
+                    numbered = [
+                        (seq, frame)
+                        for seq, frame in numbered
+                        if not (frame.get("t") == "say" and frame.get("text") in said)
+                    ]
                 await self._send_live(link, numbered)
         if cid is not None:
             await _send(link.websocket, {"t": "ack", "id": cid})
+
+    async def _crisis_without_storage(self, link: _Link, event: Inbound) -> None:
+        """Send the crisis answer for an event that could not be decided or kept, once."""
+        key = f"{CHANNEL}:{event.event_id}"
+        if key in self._fallen_back:
+            return
+        try:
+            effects = self.engine.crisis_fallback(event)
+        except Exception as exc:  # the type only: never the person's words
+            log.error("crisis fallback failed (%s)", type(exc).__name__)
+            return
+        if not any(isinstance(e, Say) for e in effects):
+            return
+        self._fallen_back[key] = frozenset(e.text for e in effects if isinstance(e, Say))
+        while len(self._fallen_back) > REMEMBERED_FALLBACKS:
+            self._fallen_back.popitem(last=False)
+        log.warning("widget event: crisis answer sent without storage")
+        for frame in frames_for(effects):
+            # Unnumbered: it is not in the log, and a resume must not skip what is.
+            await _send(link.websocket, {**frame, "pause": 0, "seq": 0})
 
     async def _send_pack(self, link: _Link) -> None:
         pack = await self.engine.export_pack(link.session.conversation_id)
@@ -418,6 +464,25 @@ class WebChannel:
             with contextlib.suppress(Exception):
                 await link.websocket.close(code=CLOSE_FORGOTTEN)
         return True
+
+
+def service_numbers(engine: Engine) -> dict[str, list[str]]:
+    """The directory's phone and SMS numbers as written in its texts ("116 123", "85258").
+    The widget links only these, so a number the person typed (read back to them with their
+    evidence) never becomes a link someone could tap by mistake."""
+    tel: set[str] = set()
+    sms: set[str] = set()
+    for service in engine.renderer.directory.services.values():
+        for kind, value in service.contacts.items():
+            # Only plain numbers ("REGISTER to 999" and "18001 101" are ways to use a number,
+            # not numbers; their parts are linked where they are numbers of their own).
+            if not value.replace(" ", "").replace("-", "").lstrip("+").isdigit():
+                continue
+            if kind.startswith("phone"):
+                tel.add(value)
+            elif kind.startswith("sms"):
+                sms.add(value)
+    return {"tel": sorted(tel), "sms": sorted(sms)}
 
 
 async def _receive_frame(websocket: WebSocket) -> Frame | bytes | None:

@@ -6,6 +6,8 @@
  * sessionStorage keeps only the session token, the key that proves this tab started it, and the
  * number of the last message shown; all of it is cleared on quick exit.
  * Text is only ever set with textContent: nothing the server sends is parsed as HTML.
+ * Phone and SMS numbers of the support directory (sent by the server with its hello) become
+ * tel:/sms: links in the bot's own messages, built as elements; nothing else is linked.
  */
 (function () {
   "use strict";
@@ -146,7 +148,8 @@
       var bubble = addBubble("bot moderator", "");
       bubble.append(el("span", { class: "who" }, ui.team_label), document.createTextNode(frame.text));
     } else if (frame.t === "say" || frame.t === "upload") {
-      addBubble("bot" + (frame.kind === "crisis" ? " crisis" : ""), frame.text);
+      var said = addBubble("bot" + (frame.kind === "crisis" ? " crisis" : ""), frame.text);
+      if (frame.t === "say" && LINKED_KINDS.indexOf(frame.kind || "step") >= 0) linkNumbers(said);
       if (frame.t === "upload") attach.hidden = false;
     } else if (frame.t === "you") {
       clearChoices();
@@ -171,6 +174,50 @@
       save();
     }
     logBox.scrollTop = logBox.scrollHeight;
+  }
+
+  // --- tappable numbers -----------------------------------------------------------------------
+  // Only the directory's own numbers (the server sends them), only in the bot's own messages:
+  // a number the person typed, even when the bot reads it back, never becomes a link.
+  var LINKED_KINDS = ["step", "crisis", "notice"];
+  var numbers = { tel: [], sms: [] };
+  var numberPattern = null;
+
+  function knownNumbers(given) {
+    var clean = function (list) {
+      return (Array.isArray(list) ? list : []).filter(function (n) {
+        return typeof n === "string" && /^\+?[\d -]{2,20}$/.test(n) && /\d/.test(n);
+      });
+    };
+    numbers = { tel: clean(given && given.tel), sms: clean(given && given.sms) };
+    var all = numbers.tel.concat(numbers.sms).sort(function (a, b) { return b.length - a.length; });
+    var escaped = all.map(function (n) { return n.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&"); });
+    // Longest first, and never part of a longer run of digits ("101" inside "18001 101" is 101).
+    numberPattern = all.length ? new RegExp("(?<![\\d+])(?:" + escaped.join("|") + ")(?![\\d])", "g") : null;
+  }
+
+  function linkNumbers(bubble) {
+    if (!numberPattern) return;
+    var text = bubble.textContent;
+    var parts = [];
+    var last = 0;
+    numberPattern.lastIndex = 0;
+    var match;
+    while ((match = numberPattern.exec(text))) {
+      var found = match[0];
+      var isTel = numbers.tel.indexOf(found) >= 0;
+      var isSms = numbers.sms.indexOf(found) >= 0;
+      // A number that is both: "text ... to 85258" is a text message, otherwise a call.
+      var before = text.slice(Math.max(0, match.index - 40), match.index);
+      var scheme = isSms && (!isTel || /\btext\b[^.\n]*$/i.test(before)) ? "sms:" : "tel:";
+      parts.push(document.createTextNode(text.slice(last, match.index)));
+      parts.push(el("a", { href: scheme + found.replace(/[^\d+]/g, ""), class: "number" }, found));
+      last = match.index + found.length;
+    }
+    if (!parts.length) return;
+    parts.push(document.createTextNode(text.slice(last)));
+    bubble.textContent = "";
+    bubble.append.apply(bubble, parts);
   }
 
   function addBubble(who, text, id) {
@@ -287,6 +334,7 @@
 
   function onFrame(socket, frame, publicKey) {
     if (frame.t === "hello") {
+      knownNumbers(frame.numbers);
       var nonceMessage = "supportbot:connect:" + frame.nonce;
       sign(nonceMessage).then(function (sig) {
         if (state.token) {
