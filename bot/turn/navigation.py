@@ -8,6 +8,8 @@ only then the step they are on.
 
 from __future__ import annotations
 
+import re
+
 from bot.flowspec import ChoiceSpec
 from bot.model import Decision, EventKind, Option
 from bot.reading.reader import Understanding
@@ -29,6 +31,9 @@ from bot.turn.ids import (
 )
 from bot.turn.questions import Questions
 
+# Telegram deep-link payloads: one token of at most 64 of these characters, never typed words.
+_DEEP_LINK_TAG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 
 class Turn(Questions):
     def decide(self) -> Decision:
@@ -43,7 +48,13 @@ class Turn(Questions):
                 return self.finish()
             return self.choice(option)
         words = self.event.payload if kind is EventKind.START else self.event.text
+        tag = kind is EventKind.START and _DEEP_LINK_TAG.fullmatch(words) is not None
+        if tag:
+            # A deep-link tag (/start from-website): only its crisis words count, not answers.
+            words = words.replace("_", " ").replace("-", " ")
         u = self.reader.read(words) if words.strip() else None
+        if u is not None and tag and u.crisis.level != "clear":
+            u = None
         if u is not None and kind is not EventKind.UPLOAD:
             self.heard = u.text[: self.ctx.max_text_chars]
         # Safety first: a crisis signal is answered before anything else, in any state.

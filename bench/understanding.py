@@ -1,0 +1,94 @@
+"""How well the bot understands people, and how fast: one table from every evaluation set.
+
+    .venv/bin/python -m bench.understanding
+
+Per locale with an evaluation set in bench/eval/<locale>/: crisis recall and false alarms
+(crisis.yaml), age/nation/pattern accuracy (stories.yaml), question-answer accuracy
+(questions.yaml), each on the dev and test splits; then the time the whole reader (every part:
+crisis, commands, slots, question) takes for a 4,000-character message, wall clock and CPU.
+Targets (issue 10): crisis recall 100% with false alarms <= 3%, pattern >= 95%, questions >= 90%,
+reading p99 < 1 ms. Each part's own script (bench.eval_crisis, bench.eval_stories,
+bench.eval_questions) lists its misses.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import eval_crisis, eval_questions, eval_stories
+from bot.config import PROJECT_ROOT
+from bot.reading.reader import Reader
+
+CONTENT = PROJECT_ROOT / "content"
+EVAL = PROJECT_ROOT / "bench" / "eval"
+RUNS = 2000
+# Ordinary words of a long pasted story: what a 4,000-character message really looks like.
+_STORY = (
+    "hi im 16 and i live near cardiff a girl added me on instagram and we moved to snapchat she "
+    "sent pics first and asked for mine then she said she recorded our video call and wants 200 "
+    "pounds in gift cards by tonight or she sends it to my family and my school friends on "
+    "facebook i blocked her but she made a new account should i pay what do i do im so scared"
+).split()
+
+
+def long_message(words: list[str], size: int = 4000) -> str:
+    rng = random.Random(11)
+    text = ""
+    while len(text) < size:
+        text += rng.choice(words) + " "
+    return text[:size]
+
+
+def reading_ms(reader: Reader, text: str, clock: Callable[[], float]) -> tuple[float, float]:
+    samples = []
+    for _ in range(RUNS):
+        start = clock()
+        reader.read(text)
+        samples.append((clock() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(RUNS * 0.99) - 1]
+
+
+def main() -> None:
+    for folder in sorted(path for path in EVAL.iterdir() if path.is_dir()):
+        locale = folder.name
+        print(f"== {locale}")
+        if (folder / "crisis.yaml").exists():
+            crisis = eval_crisis.evaluate(CONTENT / locale, folder)
+            for split in ("dev", "test"):
+                print(
+                    f"crisis {split:4}  recall {crisis[f'{split}_recall_any']:.3f} "
+                    f"(clear as clear {crisis[f'{split}_recall_clear']:.3f})  "
+                    f"false alarms {crisis[f'{split}_false_alarm_rate']:.3f}"
+                )
+        if (folder / "stories.yaml").exists():
+            stories = eval_stories.evaluate(CONTENT / locale, folder)
+            for split in ("dev", "test"):
+                print(
+                    f"stories {split:4} age {stories[f'{split}_age_accuracy']:.3f}  nation "
+                    f"{stories[f'{split}_nation_accuracy']:.3f}  pattern "
+                    f"{stories[f'{split}_pattern_accuracy']:.3f}  "
+                    f"({stories[f'{split}_stories']:.0f} openings)"
+                )
+        if (folder / "questions.yaml").exists():
+            questions = eval_questions.evaluate(CONTENT, EVAL)
+            print(
+                f"questions  dev {questions['dev_accuracy']:.3f}  test "
+                f"{questions['test_accuracy']:.3f}  all {questions['all_accuracy']:.3f}"
+            )
+        reader = Reader.load(CONTENT / locale)
+        text = long_message(_STORY)
+        wall = reading_ms(reader, text, time.perf_counter)
+        cpu = reading_ms(reader, text, time.thread_time)
+        print(
+            f"reading 4,000 chars  p50 {wall[0]:.3f} ms  p99 {wall[1]:.3f} ms  "
+            f"(CPU p50 {cpu[0]:.3f} ms  p99 {cpu[1]:.3f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
