@@ -17,7 +17,6 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from bench import eval_crisis, eval_questions, eval_stories
 from bot.config import PROJECT_ROOT
@@ -27,12 +26,84 @@ CONTENT = PROJECT_ROOT / "content"
 EVAL = PROJECT_ROOT / "bench" / "eval"
 RUNS = 2000
 # Ordinary words of a long pasted story: what a 4,000-character message really looks like.
-_STORY = (
-    "hi im 16 and i live near cardiff a girl added me on instagram and we moved to snapchat she "
-    "sent pics first and asked for mine then she said she recorded our video call and wants 200 "
-    "pounds in gift cards by tonight or she sends it to my family and my school friends on "
-    "facebook i blocked her but she made a new account should i pay what do i do im so scared"
-).split()
+_STORY = [
+    "hi",
+    "im",
+    "16",
+    "and",
+    "i",
+    "live",
+    "near",
+    "cardiff",
+    "a",
+    "girl",
+    "added",
+    "me",
+    "on",
+    "instagram",
+    "and",
+    "we",
+    "moved",
+    "to",
+    "snapchat",
+    "she",
+    "sent",
+    "pics",
+    "first",
+    "and",
+    "asked",
+    "for",
+    "mine",
+    "then",
+    "she",
+    "said",
+    "she",
+    "recorded",
+    "our",
+    "video",
+    "call",
+    "and",
+    "wants",
+    "200",
+    "pounds",
+    "in",
+    "gift",
+    "cards",
+    "by",
+    "tonight",
+    "or",
+    "she",
+    "sends",
+    "it",
+    "to",
+    "my",
+    "family",
+    "and",
+    "my",
+    "school",
+    "friends",
+    "on",
+    "facebook",
+    "i",
+    "blocked",
+    "her",
+    "but",
+    "she",
+    "made",
+    "a",
+    "new",
+    "account",
+    "should",
+    "i",
+    "pay",
+    "what",
+    "do",
+    "i",
+    "do",
+    "im",
+    "so",
+    "scared",
+]
 
 
 def long_message(words: list[str], size: int = 4000) -> str:

@@ -7,13 +7,21 @@ import datetime as dt
 
 import pytest
 
+from bot.config import PROJECT_ROOT
 from bot.crypto import Keyring
 from bot.engine import Engine
 from bot.model import Choices, EventKind, Handoff, Inbound, Say
+from bot.reading.reader import Readers
 from bot.storage.memory import MemoryRepository
-from bot.understanding import signals_crisis
 from tests.auxil.chat import MONDAY_AFTERNOON, Person
 from tests.auxil.explore import explore
+
+_READERS = Readers(PROJECT_ROOT / "content", "en-GB")
+
+
+def signals_crisis(text: str) -> bool:
+    return _READERS.crisis_in(text).level != "none"
+
 
 CRISIS = "honestly I just want to die"
 

@@ -115,13 +115,9 @@ class Readers:
         self.default = Reader.load(base)
         self._by_locale = {default_locale: self.default}
         for folder in sorted(content_dir.iterdir()):
-            if (
-                folder.is_dir()
-                and folder.name != default_locale
-                and (folder / "texts.yaml").exists()
-            ):
-                if any((folder / n).exists() for n in ("crisis.yaml", "understanding.yaml")):
-                    self._by_locale[folder.name] = Reader.load(folder, fallback=base)
+            own = any((folder / n).exists() for n in ("crisis.yaml", "understanding.yaml"))
+            if folder.is_dir() and folder.name != default_locale and own:
+                self._by_locale[folder.name] = Reader.load(folder, fallback=base)
 
     def __getitem__(self, locale: str) -> Reader:
         return self._by_locale.get(locale, self.default)

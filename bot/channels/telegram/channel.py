@@ -48,9 +48,9 @@ from bot.model import (
     RequestUpload,
     Say,
 )
+from bot.reading.text import clean
 from bot.storage.base import ChannelStore
 from bot.turn import SYS_EXIT
-from bot.understanding import clean
 
 log = logging.getLogger(__name__)
 COMMANDS = [

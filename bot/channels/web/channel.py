@@ -38,8 +38,8 @@ from bot.console.desk import Desk, relayed
 from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
 from bot.model import Attachment, End, EventKind, Inbound, Say
+from bot.reading.text import clean
 from bot.turn import SYS_EXIT
-from bot.understanding import clean
 
 log = logging.getLogger(__name__)
 CHANNEL = "web"
