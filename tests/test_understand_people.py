@@ -380,3 +380,22 @@ def test_decisions_do_not_change_the_snapshot(
     before = copy.deepcopy(conv)
     send(engine, conv, EventKind.TEXT, "I'm 15 and live in Cardiff", NOW)
     assert conv == before
+
+
+async def test_details_typed_early_are_read_back_at_the_evidence_step(
+    person: Person, engine: Engine
+) -> None:
+    await person.say("im 24 from leeds, a girl recorded our video call, her snap is fake.girl22")
+    await person.say("yes")  # if read back
+    for _ in range(12):
+        flow, state = await person.state()  # type: ignore[misc]
+        if state == "evidence_offer":
+            break
+        await person.say("ok")
+    reply = await person.say("yes")  # save evidence
+    header = t(engine, "evidence.found_earlier", Profile(age=24))
+    assert header in reply.text and "fake.girl22" in reply.text
+    reply = await person.say("keep all")
+    conversation = await engine.repository.load(engine.keyring.conversation_id("test:person-1"))
+    assert conversation is not None
+    assert all(i["status"] == "confirmed" for i in conversation.indicators)
