@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from bot.engine import Content
 
 UTC = dt.UTC
@@ -78,3 +80,36 @@ def test_closed_services_are_left_out_in_a_crisis(content: Content) -> None:
     morning = dt.datetime(2026, 11, 24, 9, tzinfo=UTC)
     assert "calm" not in _ids(content, band="25_34", when=morning, open_only=True)
     assert "calm" in _ids(content, band="25_34", when=morning)
+
+
+def test_services_for_people_worried_about_someone_else_are_kept_apart(content: Content) -> None:
+    noon = dt.datetime(2026, 11, 25, 12, tzinfo=UTC)
+    directory = content.directory
+    adult = {"age": None, "age_band": "35_plus", "nation": "england", "now": noon}
+    for_them = {s.id for s, _ in directory.select(("crisis", "support"), **adult)}
+    assert "nspcc" not in for_them  # adults worried about a child, not the person themselves
+    others = directory.select(("crisis", "support"), audience="others", **adult)
+    assert "nspcc" in {s.id for s, _ in others}
+
+
+def test_unsure_hours_must_be_flagged_for_re_checking() -> None:
+    import pydantic
+
+    from bot.directory import Service
+
+    entry = {
+        "id": "x",
+        "kind": "crisis",
+        "contacts": {"phone": "0"},
+        "nations": ["uk"],
+        "hours": "always",
+        "sources": ["https://example.org/"],
+        "checked": "2026-11-23",
+        "confidence": "V",
+        "hours_sure": False,
+    }
+    with pytest.raises(pydantic.ValidationError):
+        Service.model_validate(entry)
+    assert not Service.model_validate(
+        {**entry, "verify": True, "verify_note": "hours conflict"}
+    ).hours_known

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import html
@@ -40,7 +41,10 @@ from bot.console.desk import Desk
 from bot.console.sessions import SessionInfo, cookie_name, cookie_options, csrf_ok
 from bot.console.signin import Console
 from bot.engine import Engine
+from bot.flowmachine import FlowBook
+from bot.model import Profile
 from bot.storage.sqlite import SqliteRepository
+from bot.texts import Renderer
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -51,16 +55,6 @@ MAX_TEXT = 4000
 PREVIEWABLE = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 LOGIN_TOKEN_SECONDS = 3600
 HEARTBEAT_SECONDS = 15.0
-PATTERN_NAMES = {
-    "webcam": "Webcam / video call recorded",
-    "phishing": '"I hacked your device" email',
-    "romance": "Fake relationship profile",
-    "cloned": "Cloned or impersonated account",
-    "hacked": "Hacked account",
-    "shared": "Images already shared",
-    "paid": "Already paid",
-    "other": "Something else",
-}
 
 
 @dataclass
@@ -75,6 +69,13 @@ class ConsoleApp:
     login_key: bytes
     own_origin: str = ""
     secure: bool = False  # served over HTTPS (SUPPORTBOT_PUBLIC_URL starts with https://)
+
+    @functools.cached_property
+    def pattern_names(self) -> dict[str, str]:
+        """What the queue calls each pattern, from the loaded flows (never a list kept here, so a
+        renamed or new pattern can't fall back to "Not said yet")."""
+        engine = self.engine
+        return pattern_names(engine.flows, engine.renderer, engine.default_locale)
 
     @property
     def audit(self) -> Audit:
@@ -235,9 +236,26 @@ async def static_file(request: Request) -> Response:
 # --- the queue and cases ----------------------------------------------------------------------
 
 
-def summary(case: Case) -> str:
+def pattern_names(flows: FlowBook, renderer: Renderer, locale: str) -> dict[str, str]:
+    """Pattern id -> name: each pattern flow's title, and the label of any answer that sets a
+    pattern (the ids the flows store in the profile)."""
+
+    def say(key: str) -> str:
+        return renderer.text(locale, key, Profile())
+
+    names = {flow.id: say(flow.spec.title) for flow in flows.patterns()}
+    for flow in flows.flows.values():
+        for state in flow.spec.states.values():
+            for choice in state.choices:
+                pattern = choice.set.get("pattern")
+                if pattern and pattern not in names:
+                    names[pattern] = say(choice.label)
+    return names
+
+
+def summary(case: Case, names: dict[str, str]) -> str:
     """A short line built from the conversation's answers (categories, never words)."""
-    parts = [PATTERN_NAMES.get(case.pattern or "", "Not said yet")]
+    parts = [names.get(case.pattern or "", "Not said yet")]
     parts.append(f"age {case.age_band.replace('_', '–')}" if case.age_band else "age not given")
     parts.append((case.nation or "place not given").replace("_", " ").title())
     parts.append(
@@ -254,7 +272,7 @@ async def _describe(state: ConsoleApp, case: Case, me: SessionInfo) -> dict[str,
     return {
         **case.public(time.time(), owner),
         "mine": case.owner == me.moderator.id,
-        "summary": summary(case),
+        "summary": summary(case, state.pattern_names),
     }
 
 

@@ -14,9 +14,11 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from bot.evidence.sniff import EXTENSIONS
 from bot.model import Conversation, TranscriptEntry
@@ -38,13 +40,24 @@ def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
 
 
+# Transcript kinds that are advice (see TranscriptEntry.kinds); notices, re-asks ("Sorry, I didn't
+# quite get that") and answers to side questions are not.
+ADVICE_KINDS = frozenset({"step", "crisis"})
+
+
 @dataclass
 class PackContents:
     conversation: Conversation
     items: list[tuple[EvidenceRecord, bytes]]
     transcript: list[TranscriptEntry]
-    labels: dict[str, str] = field(default_factory=dict)  # pattern, indicator kinds... by key
+    # Plain words by text key, in the person's language: "pattern" (or "pattern.<id>"),
+    # "intake.age_<band>", "intake.nation_<nation>", "ind.<kind>". A missing label falls back to
+    # a humanised form of the code (never the raw code).
+    labels: Mapping[str, str] = field(default_factory=dict)
     generated_at: float = 0.0
+    # The advice the bot gave (its flow's advice steps, as sent), in order. None: take it from
+    # the transcript, keeping only the messages of ADVICE_KINDS.
+    advice: list[str] | None = None
 
 
 def build_pack(contents: PackContents) -> bytes:
@@ -93,61 +106,124 @@ def _latin(text: str) -> str:
     return replaced.encode("latin-1", "replace").decode("latin-1")
 
 
-def _report(contents: PackContents, entries: list[dict[str, Any]]) -> bytes:
+_RANGE = re.compile(r"^(\d+)_(\d+)$")
+_PLUS = re.compile(r"^(\d+)_plus$")
+
+
+def humanise(code: str) -> str:
+    """A readable stand-in for a category code when no label was passed: "25_34" -> "25 to 34",
+    "35_plus" -> "35 or over", "northern_ireland" -> "Northern ireland", "outside_uk" ->
+    "Outside UK". Only a fallback: the engine passes the locale's own words as labels."""
+    if match := _RANGE.match(code):
+        return f"{match[1]} to {match[2]}"
+    if match := _PLUS.match(code):
+        return f"{match[1]} or over"
+    words = [("UK" if word == "uk" else word) for word in code.split("_") if word]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def _label(labels: Mapping[str, str], keys: tuple[str, ...], code: str | None, empty: str) -> str:
+    if not code:
+        return empty
+    for key in keys:
+        if labels.get(key):
+            return labels[key]
+    return humanise(code)
+
+
+def advice_given(contents: PackContents) -> list[tuple[float | None, str]]:
+    """The advice for the report, each with when it was sent (None when `advice` was passed),
+    once each, in order."""
+    if contents.advice is not None:
+        return [(None, text) for text in dict.fromkeys(contents.advice)]
+    seen: set[str] = set()
+    given: list[tuple[float | None, str]] = []
+    for turn in contents.transcript:
+        # Entries stored before kinds were kept have none: all their lines are listed.
+        kinds = turn.kinds if len(turn.kinds) == len(turn.outbound) else None
+        for index, said in enumerate(turn.outbound):
+            if kinds is not None and kinds[index] not in ADVICE_KINDS:
+                continue
+            if said not in seen:
+                seen.add(said)
+                given.append((turn.at, said))
+    return given
+
+
+Style = Literal["title", "heading", "line"]
+
+
+def report_lines(contents: PackContents, entries: list[dict[str, Any]]) -> list[tuple[Style, str]]:
+    """What report.pdf says, line by line (plain words only: labels, never category codes)."""
     conversation, labels = contents.conversation, contents.labels
+    profile = conversation.profile
+    out: list[tuple[Style, str]] = [
+        ("title", "Evidence pack"),
+        ("line", f"Generated {_iso(contents.generated_at)} (UTC). Reference: {conversation.id}"),
+        ("line", "Files are included exactly as received; fingerprints are in manifest.json."),
+        ("heading", "What happened"),
+    ]
+    pattern = _label(
+        labels, ("pattern", f"pattern.{profile.pattern}"), profile.pattern, "not known"
+    )
+    age = _label(
+        labels, ("age_band", f"intake.age_{profile.age_band}"), profile.age_band, "not given"
+    )
+    if profile.age_band == "unknown":
+        age = "not given"  # the label is the button "I'd rather not say", not a fact about them
+    nation = _label(
+        labels, ("nation", f"intake.nation_{profile.nation}"), profile.nation, "not given"
+    )
+    out.append(("line", f"What happened: {pattern}"))
+    out.append(("line", f"Age: {age}. Lives in: {nation}."))
+
+    out.append(("heading", "Timeline (UTC)"))
+    out.append(("line", f"{_iso(conversation.created_at)}  Conversation started"))
+    for entry in entries:
+        out.append(
+            (
+                "line",
+                f"{entry['received_at']}  Received {entry['kind']} {entry['file']} "
+                f"({entry['media_type']}, {entry['size']} bytes)",
+            )
+        )
+        out.append(("line", f"    SHA-256 {entry['sha256']}"))
+    out.append(("line", f"{_iso(conversation.updated_at)}  Last activity"))
+
+    out.append(("heading", "Details found"))
+    if not conversation.indicators:
+        out.append(("line", "None recorded."))
+    for indicator in conversation.indicators:
+        state = "" if indicator["status"] == "confirmed" else " (not confirmed by the person)"
+        kind = _label(labels, (f"ind.{indicator['kind']}",), indicator["kind"], "Detail")
+        out.append(("line", f"- {kind}: {indicator['value']}{state}"))
+
+    out.append(("heading", "Advice given"))
+    given = advice_given(contents)
+    if not given:
+        out.append(("line", "None recorded."))
+    for at, said in given:
+        out.append(("line", said if at is None else f"{_iso(at)}  {said}"))
+    return out
+
+
+def _report(contents: PackContents, entries: list[dict[str, Any]]) -> bytes:
     # Imported here: fpdf brings PIL and fontTools (~20 MB) that only a pack needs.
     from fpdf import FPDF
 
     pdf = FPDF()
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
-
-    def heading(text: str) -> None:
-        pdf.set_font("Helvetica", "B", 13)
-        pdf.multi_cell(0, 8, _latin(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", "", 10)
-
-    def line(text: str) -> None:
-        pdf.multi_cell(0, 5, _latin(text), new_x="LMARGIN", new_y="NEXT")
-
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.multi_cell(0, 10, "Evidence pack", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 10)
-    line(f"Generated {_iso(contents.generated_at)} (UTC). Reference: {conversation.id}")
-    line("Files are included exactly as received; fingerprints are in manifest.json.")
-
-    heading("What happened")
-    profile = conversation.profile
-    line(f"Pattern: {labels.get('pattern', profile.pattern or 'not known')}")
-    line(f"Age band: {profile.age_band or 'not given'}. Lives in: {profile.nation or 'not given'}.")
-
-    heading("Timeline (UTC)")
-    line(f"{_iso(conversation.created_at)}  Conversation started")
-    for entry in entries:
-        line(
-            f"{entry['received_at']}  Received {entry['kind']} {entry['file']} "
-            f"({entry['media_type']}, {entry['size']} bytes)"
-        )
-        line(f"    SHA-256 {entry['sha256']}")
-    line(f"{_iso(conversation.updated_at)}  Last activity")
-
-    heading("Details found")
-    if not conversation.indicators:
-        line("None recorded.")
-    for indicator in conversation.indicators:
-        state = "" if indicator["status"] == "confirmed" else " (not confirmed by the person)"
-        line(
-            f"- {labels.get('ind.' + indicator['kind'], indicator['kind'])}: "
-            f"{indicator['value']}{state}"
-        )
-
-    heading("Advice given")
-    seen: set[str] = set()
-    for turn in contents.transcript:
-        for said in turn.outbound:
-            if said not in seen:
-                seen.add(said)
-                line(f"{_iso(turn.at)}  {said}")
+    sizes: dict[Style, tuple[str, int, int]] = {
+        "title": ("B", 16, 10),
+        "heading": ("B", 13, 8),
+        "line": ("", 10, 5),
+    }
+    for style, text in report_lines(contents, entries):
+        weight, size, height = sizes[style]
+        pdf.set_font("Helvetica", weight, size)
+        pdf.multi_cell(0, height, _latin(text), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
