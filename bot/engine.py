@@ -176,22 +176,32 @@ class Engine:
             if hashlib.sha256(data).hexdigest() != record.sha256:
                 raise RuntimeError(f"evidence item {record.id} does not match its recorded hash")
             items.append((record, data))
-        texts = self.renderer.texts
-        labels = {
-            key: texts.entry(conversation.locale, key)
-            for key in (
-                f"pattern.{conversation.profile.pattern}",
-                *(f"ind.{kind}" for kind in KINDS),
-            )
-            if texts.has(key)
-        }
-        if f"pattern.{conversation.profile.pattern}" in labels:
-            labels["pattern"] = labels[f"pattern.{conversation.profile.pattern}"]
+        profile = conversation.profile
+        keys = [
+            f"pattern.{profile.pattern}",
+            f"intake.age_{profile.age_band}",
+            f"intake.nation_{profile.nation}",
+            *(f"ind.{kind}" for kind in KINDS),
+        ]
+        texts, locale = self.renderer.texts, conversation.locale
+        labels = {key: self.renderer.text(locale, key, profile) for key in keys if texts.has(key)}
+        if f"pattern.{profile.pattern}" in labels:
+            labels["pattern"] = labels[f"pattern.{profile.pattern}"]
+        transcript = await self.repository.transcript(conversation_id)
+        # What the pack calls advice: the flows' advice steps and answers to their questions,
+        # never re-asks, read-backs or notices.
+        advice = [
+            said
+            for entry in transcript
+            for said, kind in zip(entry.outbound, entry.kinds, strict=False)
+            if kind in ("advice", "answer", "crisis")
+        ]
         contents = PackContents(
             conversation=conversation,
             items=items,
-            transcript=await self.repository.transcript(conversation_id),
-            labels={key: value for key, value in labels.items() if isinstance(value, str)},
+            transcript=transcript,
+            labels=labels,
+            advice=advice,
             generated_at=self.clock().timestamp(),
         )
         return build_pack(contents)

@@ -46,7 +46,7 @@ ENGINE_KEYS = (
     "dir.hours_unknown",
     "dir.open_now",
     "dir.closed_now",
-    "dir.unconfirmed",
+    "dir.more",
     "day.mon",
     "day.tue",
     "day.wed",

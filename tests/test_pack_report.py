@@ -71,8 +71,8 @@ def test_advice_lists_only_advice_not_reasks_or_notices(texts: Texts) -> None:
     reask = "Sorry, I didn't quite get that."
     notice = "Someone from our team will read this."
     transcript = [
-        TranscriptEntry(1_764_000_100.0, "hi", (advice, reask), ("step", "notice")),
-        TranscriptEntry(1_764_000_200.0, "what", (notice, advice), ("notice", "step")),
+        TranscriptEntry(1_764_000_100.0, "hi", (advice, reask), ("advice", "notice")),
+        TranscriptEntry(1_764_000_200.0, "what", (notice, advice), ("notice", "advice")),
     ]
     profile = Profile(age_band="18_24", nation="england")
     from_transcript = _text(PackContents(_conversation(profile), [], transcript))

@@ -388,7 +388,7 @@ async def test_details_typed_early_are_read_back_at_the_evidence_step(
     await person.say("im 24 from leeds, a girl recorded our video call, her snap is fake.girl22")
     await person.say("yes")  # if read back
     for _ in range(12):
-        flow, state = await person.state()  # type: ignore[misc]
+        _, state = await person.state()  # type: ignore[misc]
         if state == "evidence_offer":
             break
         await person.say("ok")

@@ -33,7 +33,6 @@ def read_yes_no(text: str) -> bool | None:
         ("age 40", "35_plus", 40),
         ("seventeen", "13_17", 17),
         ("I'd prefer not to say", "unknown", None),
-        ("rather not", "unknown", None),
     ],
 )
 def test_ages(text: str, band: str, age: int | None) -> None:
@@ -133,3 +132,13 @@ async def test_unclear_description_gets_a_kind_reask(person: Person) -> None:
     reply = await person.say("I don't really know how to explain it")
     assert "couldn't tell which of these fits best" in reply.text
     assert len(reply.options) == 8
+
+
+async def test_rather_not_at_the_age_question(person: Person) -> None:
+    await person.start()
+    await person.tap("start")
+    await person.say("rather not")
+    conversation = await person.engine.repository.load(
+        person.engine.keyring.conversation_id("test:person-1")
+    )
+    assert conversation is not None and conversation.profile.age_band == "unknown"

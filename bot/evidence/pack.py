@@ -42,7 +42,7 @@ def _iso(timestamp: float) -> str:
 
 # Transcript kinds that are advice (see TranscriptEntry.kinds); notices, re-asks ("Sorry, I didn't
 # quite get that") and answers to side questions are not.
-ADVICE_KINDS = frozenset({"step", "crisis"})
+ADVICE_KINDS = frozenset({"advice", "answer", "crisis"})
 
 
 @dataclass

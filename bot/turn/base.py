@@ -62,6 +62,7 @@ class TurnBase:
         self.heard = ""
         self.evidence: list[NewEvidence] = []
         self.drop_files = False
+        self.shown_services: set[str] = set()
 
     # --- what we know --------------------------------------------------------------------------
 
@@ -90,12 +91,14 @@ class TurnBase:
     def t(self, key: str, **values: str) -> str:
         return self.ctx.renderer.text(self.conv.locale, key, self.profile, **values)
 
-    def say(self, text: str, kind: str = "step") -> None:
+    def say(self, text: str, kind: str = "step", *, logged_as: str | None = None) -> None:
+        """`logged_as`: the kind kept in the transcript when it says more than the channel needs
+        ("advice" and "answer" are steps to the person, and what the evidence pack lists)."""
         if any(isinstance(effect, Say) for effect in self.effects):
             self.effects.append(Pause(self.ctx.pace(text)))
         self.effects.append(Say(text, kind))  # type: ignore[arg-type]
         self.said.append(text)
-        self.kinds.append(kind)
+        self.kinds.append(logged_as or kind)
 
     def notice(self, key: str, **values: str) -> None:
         self.say(self.t(key, **values), "notice")
@@ -110,12 +113,20 @@ class TurnBase:
         limit: int | None = 3,
     ) -> None:
         """A short support list (the services that fit them best first)."""
-        presenter = self.ctx.presenter
-        lines = presenter.lines(
-            kinds, self.conv.locale, self.profile, self.now, open_only=open_only, limit=limit
+        listing = self.ctx.presenter.listing(
+            kinds,
+            self.conv.locale,
+            self.profile,
+            self.now,
+            open_only=open_only,
+            limit=limit,
+            exclude=self.shown_services if limit is not None else (),
         )
-        for message in pack(self.t(header_key), lines):
+        self.shown_services.update(listing.shown)  # never the same service twice in one reply
+        for message in pack(self.t(header_key), listing.lines):
             self.say(message, kind)
+        if listing.left_out:
+            self.notice("dir.more")
 
     def options(self) -> list[Option]:
         return [
@@ -232,7 +243,7 @@ class TurnBase:
 
     def present(self, spec: StateSpec) -> None:
         for key in spec.say:
-            self.say(self.t(key))
+            self.say(self.t(key), logged_as="advice" if spec.advice else None)
         if spec.show:
             self.say_lines("dir.header", tuple(spec.show), "step")
         if spec.handoff:

@@ -195,7 +195,9 @@ class Turn(Questions):
         if self.in_intake and state.expect == "pattern" and (u.story or kept):
             return self.resume("sys.reask_pattern")
         if kept:
-            return self.resume("evidence.kept_said")
+            self.notice("evidence.kept_said")
+            # At an intake question, ask it again in full: it still needs an answer.
+            return self.next_question() if self.in_intake else self.resume(None)
         return self.miss(misses)
 
     def keep_said(self, u: Understanding) -> bool:

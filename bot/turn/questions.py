@@ -15,7 +15,7 @@ class Questions(Slots):
         if u.question is not None and (u.asks or statement):
             entry = self.reader.book.entries[u.question]
             for key in entry.say:
-                self.say(self.t(key), "step")
+                self.say(self.t(key), "step", logged_as="answer")
             self.conv.memo["answered"] = [*self.conv.memo.get("answered", [])[-19:], u.question]
             return True
         if u.asks and not (u.age or u.place or u.pattern):
