@@ -19,6 +19,8 @@ from bot.reading.text import MAX_READ, clean, normalise
 # Crisis is looked for in this much of any message (channels cap messages well below it).
 MAX_WHOLE = 64_000
 _OVERLAP = 200
+QUESTION_WINDOW = 300  # characters of a long message the question ranker reads
+QUESTION_WORDS = 30  # a message longer than this is a story: its question is read on its own
 _LEVEL = {"none": 0, "possible": 1, "clear": 2}
 # A message shorter than this that only answers the question is not kept as their story.
 STORY_WORDS = 8
@@ -84,9 +86,9 @@ class Reader:
 
     def read(self, text: str) -> Understanding:
         whole = clean(text[:MAX_WHOLE])
-        crisis = self.crisis_over(whole)
         text = whole[:MAX_READ]
         folded = normalise(text)
+        crisis = self.crisis.assess(folded) if whole == text else self.crisis_over(whole)
         command = self.commands.command_in(text, folded)
         if command is not None or not folded:
             return Understanding(text, folded, crisis, command)
@@ -103,8 +105,20 @@ class Reader:
             pattern=self.slots.pattern(folded),
             facts=self.slots.facts(folded),
             asks=asks,
-            question=self.book.match(folded) if asks or short else None,
+            question=self.book.match(_question_part(text, folded)) if asks or short else None,
         )
+
+
+def _question_part(text: str, folded: str) -> str:
+    """In a long message, the sentence that asks: people tell the story first and ask last
+    ("... and now he wants £200. should I pay?")."""
+    if folded.count(" ") < QUESTION_WORDS:
+        return folded
+    mark = text.rfind("?")
+    if mark < 0:
+        return normalise(text[-QUESTION_WINDOW:])
+    start = max(text.rfind(stop, 0, mark) for stop in ".!?\n") + 1
+    return normalise(text[max(start, mark - QUESTION_WINDOW) : mark + 1])
 
 
 class Readers:
