@@ -14,10 +14,8 @@ from bot.reading.commands import Commands
 from bot.reading.crisis import CrisisReader, CrisisSignal
 from bot.reading.questions import QuestionBook
 from bot.reading.slots import AgeReading, Facts, PatternReading, PlaceReading, SlotReader
-from bot.reading.text import MAX_READ, clean, normalise
+from bot.reading.text import MAX_READ, MAX_WHOLE, clean, normalise
 
-# Crisis is looked for in this much of any message (channels cap messages well below it).
-MAX_WHOLE = 64_000
 _OVERLAP = 200
 QUESTION_WINDOW = 300  # characters of a long message the question ranker reads
 QUESTION_WORDS = 30  # a message longer than this is a story: its question is read on its own

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-MAX_READ = 6000  # longer messages are refused by the engine before any reading
+MAX_READ = 6000  # what the readers look at; longer messages are refused by the engine
+MAX_WHOLE = 64_000  # what crisis is looked for in (channels cap messages well below this)
 _CONTROL = re.compile(
     r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
@@ -23,7 +24,7 @@ _EMOJI = re.compile("|".join(map(re.escape, _EMOJI_WORDS)))
 
 def clean(text: str) -> str:
     """Remove control and bidirectional-override characters; keep the person's words intact."""
-    text = _ESCAPE.sub("", text[: MAX_READ * 2])
+    text = _ESCAPE.sub("", text[:MAX_WHOLE])
     # str.split() folds every run of whitespace; ~5x faster than a regex over a long paste.
     return " ".join(_CONTROL.sub("", unicodedata.normalize("NFC", text)).split())
 
