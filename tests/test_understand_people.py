@@ -132,7 +132,21 @@ async def test_a_place_read_back_then_the_story(person: Person, engine: Engine) 
 
 # --- agreement, leaving steps, misunderstanding ------------------------------------------------
 
-AGREEMENT = ["ok", "yeah", "yep", "sure", "go on", "👍", "alright", "okay"]
+AGREEMENT = [
+    "ok",
+    "yeah",
+    "yep",
+    "sure",
+    "go on",
+    "Go on",
+    "👍",
+    "alright",
+    "okay",
+    "thanks",
+    "what now",
+    "carry on",
+    "got it",
+]
 
 
 def test_agreement_moves_on_at_every_single_option_state(
@@ -399,3 +413,67 @@ async def test_details_typed_early_are_read_back_at_the_evidence_step(
     conversation = await engine.repository.load(engine.keyring.conversation_id("test:person-1"))
     assert conversation is not None
     assert all(i["status"] == "confirmed" for i in conversation.indicators)
+
+
+# --- found by a red-team pass as new users ---------------------------------------------------
+
+
+@pytest.mark.parametrize("words", ["ok", "yes", "thx", "cool"])
+def test_small_talk_at_the_evidence_step_is_not_evidence(
+    engine: Engine, snapshots: list[Conversation], words: str
+) -> None:
+    for conv in [c for c in snapshots if engine.flows[c.flow].state(c.state).collect][:6]:
+        decision = send(engine, conv, EventKind.TEXT, words, NOW)
+        assert not decision.evidence, f"{words!r} kept at {conv.flow}.{conv.state}"
+        assert t(engine, "evidence.how_to_finish", conv.profile) in texts(decision.effects)
+
+
+@pytest.mark.parametrize(
+    ("reply", "crisis"),
+    [
+        ("yes i am", True),
+        ("sometimes", True),
+        ("kind of", True),
+        ("idk", True),
+        ("maybe", True),
+        ("no im ok", False),
+        ("no", False),
+    ],
+)
+async def test_every_answer_to_the_crisis_question_but_a_clear_no_gets_help(
+    person: Person, reply: str, crisis: bool
+) -> None:
+    await person.say("im 17 and in england")
+    await person.say("i cant take this anymore")
+    answer = await person.say(reply)
+    assert any(h.priority == "crisis" for h in answer.handoffs) is crisis
+
+
+def test_crisis_at_the_evidence_step_is_answered_not_kept(
+    engine: Engine, snapshots: list[Conversation]
+) -> None:
+    for conv in [c for c in snapshots if engine.flows[c.flow].state(c.state).collect]:
+        for words in ("i have the rope ready", "i've written my note"):
+            decision = send(engine, conv, EventKind.TEXT, words, NOW)
+            assert not decision.evidence
+            assert any(isinstance(e, Handoff) for e in decision.effects)
+
+
+async def test_rather_not_say_where_changes_nothing_else(person: Person) -> None:
+    await person.say("im 20")
+    await person.say("rather not say")
+    conversation = await person.engine.repository.load(
+        person.engine.keyring.conversation_id("test:person-1")
+    )
+    assert conversation is not None
+    assert conversation.profile.age == 20 and conversation.profile.nation is None
+
+
+async def test_a_phone_number_typed_early_is_kept(person: Person) -> None:
+    await person.say("hi")
+    await person.say("his number is 07912 345678")
+    conversation = await person.engine.repository.load(
+        person.engine.keyring.conversation_id("test:person-1")
+    )
+    assert conversation is not None and conversation.evidence_count == 1
+    assert any(i["kind"] == "phone" for i in conversation.indicators)

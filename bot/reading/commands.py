@@ -24,6 +24,9 @@ class _CommandsFile(BaseModel):
     ask_person: _AskPerson
     thanks: list[str]
     greetings: list[str]
+    crisis_no: list[str]
+    topic_words: list[str]
+    feelings: list[str]
 
 
 class Commands:
@@ -43,12 +46,19 @@ class Commands:
         ]
         self.thanks = frozenset(normalise(phrase) for phrase in spec.thanks)
         self.greetings = frozenset(normalise(phrase) for phrase in spec.greetings)
+        self.crisis_no = frozenset(normalise(phrase) for phrase in spec.crisis_no)
+        self.topic_words = frozenset(spec.topic_words)
+        self.feelings = frozenset(normalise(phrase) for phrase in spec.feelings)
         self._ask_person = words_pattern(*phrases, *(w for w in ask.who if " " in w))
 
     @classmethod
     def load(cls, path: Path) -> Commands:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return cls(_CommandsFile.model_validate(raw))
+
+    def on_topic(self, folded: str) -> bool:
+        """Whether a short message is about what happened to them (whole words only)."""
+        return any(word.startswith(tuple(self.topic_words)) for word in folded[:500].split())
 
     def command_in(self, text: str, folded: str) -> str | None:
         """The command a whole message is (e.g. 'exit', '/help'), or an explicit ask for a person

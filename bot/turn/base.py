@@ -63,6 +63,7 @@ class TurnBase:
         self.evidence: list[NewEvidence] = []
         self.drop_files = False
         self.shown_services: set[str] = set()
+        self.read_back_fields: list[str] = []  # inferred this turn: "no" next undoes them
 
     # --- what we know --------------------------------------------------------------------------
 
@@ -85,6 +86,11 @@ class TurnBase:
     @property
     def in_intake(self) -> bool:
         return self.conv.flow == self.ctx.flows.intake.id
+
+    @property
+    def shown_before(self) -> set[str]:
+        """The services listed in the last reply that listed any ("more lines" shows others)."""
+        return set(self.conv.memo.get("shown", []))
 
     # --- saying ----------------------------------------------------------------------------------
 
@@ -120,7 +126,7 @@ class TurnBase:
             self.now,
             open_only=open_only,
             limit=limit,
-            exclude=self.shown_services if limit is not None else (),
+            exclude=self.shown_services if limit is not None else self.shown_before,
         )
         self.shown_services.update(listing.shown)  # never the same service twice in one reply
         for message in pack(self.t(header_key), listing.lines):
@@ -150,6 +156,11 @@ class TurnBase:
     # --- ending the turn -------------------------------------------------------------------------
 
     def finish(self) -> Decision:
+        if self.read_back_fields and self.conv.pending is None:
+            # A soft question: "no" next undoes what was read back; anything else carries on.
+            self.conv.pending = {"kind": "readback", "fields": ",".join(self.read_back_fields)}
+        if self.shown_services:
+            self.conv.memo["shown"] = sorted(self.shown_services)
         self.conv.updated_at = self.now.timestamp()
         self.conv.turns += 1
         entry = TranscriptEntry(

@@ -142,12 +142,20 @@ class Turn(Questions):
     # --- typed words -------------------------------------------------------------------------
 
     def use(self, u: Understanding, *, opening: bool = False) -> Decision:
-        """Everything a typed message says, used: pending questions, slots, story, question,
-        then the step they are on."""
+        """Everything a typed message says, used: pending questions, the step's own words, slots,
+        story, their question, then the step they are on."""
         misses = int(self.conv.memo.pop("misses", 0))
         pending = self.conv.pending or {}
         kind = pending.get("kind")
-        if kind in ("crisis_check", "delete", "guess") and u.agreement is not None:
+        commands = self.reader.commands
+        if kind == "crisis_check":
+            self.conv.pending = None
+            if u.folded in commands.crisis_no or (u.agreement is False and u.words <= 3):
+                return self.settle_crisis_check(False)
+            # Yes, "sometimes", "idk", "kind of", or anything else: the lines and a person.
+            self.absorb(u, quiet=True)
+            return self.crisis(u)
+        if kind in ("delete", "guess") and u.agreement is not None:
             return self.settle(u.agreement)
         if kind == "indicators" and (u.agreement or u.folded in ("keep all", "keep", "keep them")):
             return self.keep_indicators()
@@ -160,59 +168,83 @@ class Turn(Questions):
             self.answer(u)
             return self.settle_guess(True)
         self.conv.pending = None
-        learned = self.absorb(u)
-        kept = self.keep_said(u)
-        answered = self.answer(u)
         state = self.state
-        if state.collect:
-            if u.done:
-                finished = self.option(FINISHED)
-                if finished is not None:
-                    return self.advance(finished)
-            if answered and not u.story:
-                return self.resume(None)
-            return self.collect_text(u.text)
+        # The step's own words first: a label typed out, or "ok" where there is one way on.
         for choice in self.flow.options(self.conv.state, self.profile):
             if normalise(self.t(choice.label)) == u.folded:
                 return self.advance(choice)
+        if state.collect:
+            return self.at_evidence_step(u)
+        if not u.facts.send_more and not u.story:
+            agreed = self.agreed(u)
+            if agreed is not None and not (u.age or u.place):
+                return self.advance(agreed)
+        learned = self.absorb(u)
+        kept = self.keep_said(u)
+        answered = self.answer(u)
         moved = self.pattern_from(u)
         if moved is not None:
             return moved
         if self.in_intake and state.expect is None:
             # The welcome: a greeting, their story or a question means they have started.
-            said = kept or answered or u.folded in self.reader.commands.greetings
+            said = kept or answered or u.folded in commands.greetings or commands.on_topic(u.folded)
             if learned or opening or said:
                 return self.next_question()
         elif self.in_intake and (learned or opening):
             return self.next_question()
-        agreed = self.agreed(u)
-        if agreed is not None:
-            return self.advance(agreed)
-        if state.final and (u.agreement is not None or u.folded in self.reader.commands.thanks):
+        if state.final and (u.agreement is not None or u.folded in commands.thanks):
             return self.resume("sys.closing")
+        if state.final and (u.folded in commands.greetings or u.asks):
+            return self.resume("sys.still_here")
         if learned or answered or u.facts.send_more:
             return self.resume(None)
+        if u.folded in commands.feelings:
+            return self.resume("sys.feelings")
         if self.in_intake and state.expect == "pattern" and (u.story or kept):
             return self.resume("sys.reask_pattern")
         if kept:
             self.notice("evidence.kept_said")
             # At an intake question, ask it again in full: it still needs an answer.
             return self.next_question() if self.in_intake else self.resume(None)
+        refused = u.agreement is False or (u.age is not None and u.age.band == "unknown")
+        if self.in_intake and state.expect == "nation" and refused:
+            return self.resume("sys.nation_optional")
+        if self.in_intake and state.expect is not None and u.words >= 3 and misses == 0:
+            # They said something we can't place: thank them, and ask the question again.
+            self.notice("sys.thanks_then")
+            return self.next_question()
         return self.miss(misses)
+
+    def at_evidence_step(self, u: Understanding) -> Decision:
+        """At an evidence step everything typed is evidence, except the ways of saying done,
+        yes/ok and thanks, and a question they ask."""
+        commands = self.reader.commands
+        if u.done or (u.agreement is False and u.words <= 2):
+            finished = self.option(FINISHED)
+            if finished is not None:
+                return self.advance(finished)
+        small_talk = u.agreement is True or u.folded in commands.thanks
+        if (small_talk or u.folded in commands.greetings) and u.words <= 3:
+            return self.resume("evidence.how_to_finish")
+        if u.asks and not u.story and self.answer(u):
+            return self.resume(None)
+        self.absorb(u)
+        return self.collect_text(u.text)
 
     def keep_said(self, u: Understanding) -> bool:
         """Their story or details typed outside an evidence step are kept as evidence too."""
-        if self.state.collect or not (u.story or "@" in u.text or "http" in u.folded):
+        if self.state.collect or not (u.story or _has_details(u)):
             return False
         return self.keep_text(u.text) is not None
 
     def agreed(self, u: Understanding) -> ChoiceSpec | None:
         """A yes or no in their own words: the one way forward, or the option that means it."""
+        options = self.flow.options(self.conv.state, self.profile)
+        thanks = u.folded in self.reader.commands.thanks
+        if len(options) == 1 and (u.agreement or thanks) and not self.state.final:
+            return options[0]
         if u.agreement is None:
             return None
-        options = self.flow.options(self.conv.state, self.profile)
-        if len(options) == 1 and u.agreement:
-            return options[0]
         meaning = "yes" if u.agreement else "no"
         return next((c for c in options if c.means == meaning or c.id == meaning), None)
 
@@ -227,6 +259,33 @@ class Turn(Questions):
             [Option(SYS_HUMAN, self.t("sys.opt_human")), Option(SYS_HELP, self.t("sys.opt_help"))]
         )
         return self.finish()
+
+
+# Words that say a detail follows ("his number is", "their snap is"), or a long run of digits.
+_DETAIL_WORDS = (
+    "@",
+    "http",
+    "www",
+    "snap",
+    "insta",
+    "user",
+    "number",
+    "whatsapp",
+    "discord",
+    "tiktok",
+    "email",
+    "account",
+    "profile",
+    "wallet",
+    "handle",
+    "#",
+)
+_DIGITS = re.compile(r"\d[\d ]{5,}")
+
+
+def _has_details(u: Understanding) -> bool:
+    folded = u.folded[:2000]
+    return any(word in folded for word in _DETAIL_WORDS) or bool(_DIGITS.search(folded))
 
 
 def _contradicts(u: Understanding, pattern: str | None) -> bool:

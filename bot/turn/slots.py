@@ -31,6 +31,8 @@ class Slots(Interrupts):
             self.say(self.t("sys.dont_send_more"), "step")
             self.conv.memo["send_more_said"] = True
         age = u.age
+        if age is not None and age.band == "unknown" and self.state.expect != "age":
+            age = None  # "rather not say" answers the question asked, not the age one
         if age is not None and (self.profile.age_band is None or age.correction or age.certain):
             band = band_for_age(age.age) if age.age is not None else age.band
             if band != self.profile.age_band or age.age != self.profile.age:
@@ -47,9 +49,8 @@ class Slots(Interrupts):
                 read_back.append("nation")
         if learned and not quiet:
             self.notice("sys.readback", what=self.t("sys.rb_and").join(learned))
-            if self.conv.pending is None:
-                # A soft question: "no" next undoes it; anything else carries on.
-                self.conv.pending = {"kind": "readback", "fields": ",".join(read_back)}
+            # A soft question, asked when the turn ends: "no" next undoes it.
+            self.read_back_fields += read_back
         now_young = young(self.profile) if self.profile.age_band is not None else None
         if was_young is False and now_young and not quiet:
             self._now_young()
