@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import subprocess
@@ -20,7 +21,7 @@ from bot.console.accounts import AccountError, Accounts
 from bot.console.audit import Audit
 from bot.console.sessions import COOKIE, Sessions, cookie_name, cookie_options, csrf_ok
 from bot.console.signin import Console
-from bot.console.throttle import Throttle, ip_key
+from bot.console.throttle import Throttle, Turn, ip_key
 from bot.crypto import Keyring, load_or_create_secret
 from bot.storage.sqlite import SqliteRepository
 
@@ -291,56 +292,70 @@ def test_cookie_attributes() -> None:
 # --- throttling ----------------------------------------------------------------------------------
 
 
-async def test_an_email_locks_after_five_failures_in_fifteen_minutes(
+async def test_failures_beyond_the_free_ones_wait_twice_as_long_each_time(
     repo: SqliteRepository, clock: Clock
 ) -> None:
     throttle = Throttle(repo, clock=clock)
     for _ in range(5):
-        assert await throttle.attempt("ann@example.org", "192.0.2.1") == 0
-        clock.advance(60)
-    # Locked from any address, until the first failure is 15 minutes old.
-    assert await throttle.wait("ANN@example.org", "198.51.100.7") == 10 * 60
-    assert await throttle.attempt("ann@example.org", "198.51.100.7") == 10 * 60
-    assert await throttle.attempt("bob@example.org", "192.0.2.1") == 0
-    clock.advance(10 * 60)
-    assert await throttle.attempt("ann@example.org", "192.0.2.1") == 0
-    assert await throttle.attempt("ann@example.org", "192.0.2.1") == 60  # the second one next
+        assert await throttle.attempt("ann@example.org", "192.0.2.1") == Turn(0.0)
+    waits = []
+    for _ in range(9):
+        turn = await throttle.attempt("ANN@example.org", "192.0.2.1")
+        assert not turn.refused
+        waits.append(turn.wait)
+        clock.advance(turn.wait)
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]  # capped: slowed, never locked
+    # Forgotten once the failures are older than the window.
+    clock.advance(15 * 60)
+    assert await throttle.attempt("ann@example.org", "192.0.2.1") == Turn(0.0)
 
 
-async def test_an_address_locks_after_twenty_failures_across_emails(
+async def test_an_attacker_elsewhere_cannot_slow_or_lock_out_the_moderator(
+    repo: SqliteRepository, clock: Clock
+) -> None:
+    throttle = Throttle(repo, clock=clock)
+    turns = [await throttle.attempt("ann@example.org", "198.51.100.7") for _ in range(200)]
+    assert any(turn.refused for turn in turns)  # the attacker's own flood is held back
+    # Ann, from her own address, signs in at once.
+    assert await throttle.attempt("ann@example.org", "192.0.2.1") == Turn(0.0)
+
+
+async def test_an_address_slows_after_twenty_failures_across_emails(
     repo: SqliteRepository, clock: Clock
 ) -> None:
     throttle = Throttle(repo, clock=clock)
     for n in range(20):
-        assert await throttle.attempt(f"guess{n}@example.org", "2001:db8::1") == 0
+        assert await throttle.attempt(f"guess{n}@example.org", "2001:db8::1") == Turn(0.0)
     # The same /64 is the same address; another network is not.
-    assert await throttle.attempt("ann@example.org", "2001:db8::ffff:1") == 15 * 60
-    assert await throttle.attempt("ann@example.org", "2001:db8:0:1::1") == 0
+    assert await throttle.attempt("ann@example.org", "2001:db8::ffff:1") == Turn(1.0)
+    assert await throttle.attempt("ann@example.org", "2001:db8:0:1::1") == Turn(0.0)
     assert ip_key("::ffff:192.0.2.1") == ip_key("192.0.2.1") == "ip:192.0.2.1"
-    clock.advance(15 * 60)
-    assert await throttle.attempt("ann@example.org", "2001:db8::1") == 0
+    clock.advance(16 * 60)
+    assert await throttle.attempt("ann@example.org", "2001:db8::1") == Turn(0.0)
 
 
-async def test_success_clears_the_email_count(repo: SqliteRepository, clock: Clock) -> None:
+async def test_success_clears_the_pair_count(repo: SqliteRepository, clock: Clock) -> None:
     throttle = Throttle(repo, clock=clock)
-    for _ in range(4):
+    for _ in range(5):
         await throttle.attempt("ann@example.org", "192.0.2.1")
-    await throttle.attempt("ann@example.org", "192.0.2.1")
     await throttle.succeeded("ann@example.org", "192.0.2.1")
     for _ in range(5):
-        assert await throttle.attempt("ann@example.org", "192.0.2.1") == 0
+        assert await throttle.attempt("ann@example.org", "192.0.2.1") == Turn(0.0)
     rows = await repo.fetch("SELECT key, count(*) FROM signin_attempts GROUP BY key ORDER BY key")
-    assert rows == [("email:ann@example.org", 5), ("ip:192.0.2.1", 9)]
+    assert rows == [("ip:192.0.2.1", 9), ("pair:ann@example.org|192.0.2.1", 5)]
 
 
-async def test_parallel_guesses_do_not_slip_under_the_limit(
+async def test_parallel_guesses_queue_up_one_after_another(
     repo: SqliteRepository, clock: Clock
 ) -> None:
     throttle = Throttle(repo, clock=clock)
-    waits = await asyncio.gather(
-        *(throttle.attempt("ann@example.org", f"192.0.2.{n}") for n in range(30))
+    turns = await asyncio.gather(
+        *(throttle.attempt("ann@example.org", "192.0.2.1") for _ in range(30))
     )
-    assert sum(wait == 0 for wait in waits) == 5
+    allowed = sorted(turn.wait for turn in turns if not turn.refused)
+    # Each turn is reserved after the one before: 5 free, then 1, 2, 4, 8 and 16 s apart.
+    assert allowed == [0, 0, 0, 0, 0, 1, 3, 7, 15, 31]
+    assert all(turn.wait > 60 for turn in turns if turn.refused)
 
 
 async def test_old_attempts_are_pruned(repo: SqliteRepository, clock: Clock) -> None:
@@ -360,6 +375,12 @@ async def test_old_attempts_are_pruned(repo: SqliteRepository, clock: Clock) -> 
 async def test_sign_in_throttles_and_audits_without_secrets(
     console: Console, repo: SqliteRepository
 ) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    console = dataclasses.replace(console, sleep=sleep)
     ann = await console.accounts.add("ann@example.org", "moderator", PASSWORD)
     refused = await console.sign_in("ann@example.org", "wrong password!", "192.0.2.1")
     assert refused.moderator is None and refused.wait == 0 and not refused.token
@@ -369,8 +390,11 @@ async def test_sign_in_throttles_and_audits_without_secrets(
     assert (await console.sessions.check(signed.token)) is not None
     for _ in range(5):
         await console.sign_in("ann@example.org", "wrong password!", "192.0.2.1")
-    locked = await console.sign_in("ann@example.org", PASSWORD, "192.0.2.1")
-    assert locked.moderator is None and locked.wait > 0
+    assert slept == []
+    # Slowed, not locked: the right password still works, after waiting its turn.
+    again = await console.sign_in("ann@example.org", PASSWORD, "192.0.2.1")
+    assert again.moderator == ann and slept == [1.0]
+    await console.sign_out(again.token)
     await console.sign_out(signed.token)
     assert (await console.sessions.check(signed.token)) is None
 
@@ -380,6 +404,8 @@ async def test_sign_in_throttles_and_audits_without_secrets(
         (None, "signin_failed", "", "refused"),
         (ann.id, "signin", "", ""),
         *[(None, "signin_failed", "ann@example.org", "refused")] * 5,
+        (ann.id, "signin", "", ""),
+        (ann.id, "signout", "", ""),
         (ann.id, "signout", "", ""),
     ]
     everything = repr(await repo.fetch("SELECT * FROM audit"))

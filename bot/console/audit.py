@@ -22,6 +22,7 @@ ACTIONS = frozenset(
         "signout",
         "claim",
         "release",
+        "reassign",
         "close",
         "reply",
         "note",
@@ -33,6 +34,10 @@ ACTIONS = frozenset(
         "moderator_disable",
         "moderator_enable",
         "moderator_reset",
+        "two_factor_on",
+        "two_factor_reset",
+        "two_factor_required",
+        "recovery_code_used",
     }
 )
 MAX_FIELD = 200  # subject and detail are identifiers and short phrases, not text

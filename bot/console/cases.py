@@ -15,6 +15,8 @@ from typing import Any
 
 import aiosqlite
 
+from bot.console.accounts import Accounts, Moderator
+from bot.console.audit import Audit
 from bot.storage.sqlite import SqliteRepository
 
 PRIORITIES = ("crisis", "young", "normal")
@@ -136,21 +138,84 @@ class CaseStore:
         won = await self.repository.submit(work)
         return await self.get(case_id) if won else None
 
-    async def release(self, case_id: int, moderator_id: int) -> Case | None:
-        """Hand a case back to the queue (only its owner can)."""
+    async def release(self, case_id: int, moderator_id: int | None) -> Case | None:
+        """Hand a case back to the queue: its owner, or (`moderator_id` None) an admin forcing
+        it back whoever owns it."""
         now = self.clock()
 
         async def work(db: aiosqlite.Connection) -> bool:
             cursor = await db.execute(
                 "UPDATE cases SET status = 'queued', owner = NULL, queued_at = ? "
-                "WHERE id = ? AND status = 'claimed' AND owner = ?",
+                "WHERE id = ? AND status = 'claimed' AND owner = coalesce(?, owner)",
                 (now, case_id, moderator_id),
             )
             return cursor.rowcount == 1
 
         return await self.get(case_id) if await self.repository.submit(work) else None
 
-    async def close(self, case_id: int, moderator_id: int, outcome: str) -> Case | None:
+    async def reassign(self, case_id: int, moderator_id: int) -> tuple[Case, int | None] | None:
+        """An admin gives an open case to an enabled moderator: (the case, its former owner),
+        or None when the case is closed or the moderator can't take it."""
+        now = self.clock()
+
+        async def work(db: aiosqlite.Connection) -> tuple[bool, int | None]:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT status, owner FROM cases WHERE id = ?", (case_id,)
+                )
+            )
+            able = await db.execute_fetchall(
+                "SELECT 1 FROM moderators WHERE id = ? AND disabled = 0", (moderator_id,)
+            )
+            if not rows or rows[0][0] == "closed" or not able:
+                return False, None
+            status, former = rows[0]
+            await db.execute(
+                "UPDATE cases SET status = 'claimed', owner = ?, claimed_at = coalesce(?, "
+                "claimed_at) WHERE id = ?",
+                (moderator_id, now if status == "queued" else None, case_id),
+            )
+            return True, former
+
+        done, former = await self.repository.submit(work)
+        if not done:
+            return None
+        case = await self.get(case_id)
+        return (case, former) if case is not None else None
+
+    async def release_all(self, moderator_id: int) -> list[Case]:
+        """Hand back every case a moderator owns (their account was disabled)."""
+        now = self.clock()
+
+        async def work(db: aiosqlite.Connection) -> list[int]:
+            rows = await db.execute_fetchall(
+                "SELECT id FROM cases WHERE status = 'claimed' AND owner = ?", (moderator_id,)
+            )
+            ids = [int(row[0]) for row in rows]
+            await db.execute(
+                "UPDATE cases SET status = 'queued', owner = NULL, queued_at = ? "
+                "WHERE status = 'claimed' AND owner = ?",
+                (now, moderator_id),
+            )
+            return ids
+
+        released = []
+        for case_id in await self.repository.submit(work):
+            case = await self.get(case_id)
+            if case is not None:
+                released.append(case)
+        return released
+
+    async def orphaned(self) -> list[Case]:
+        """Claimed cases whose owner can no longer act: disabled, or gone."""
+        rows = await self.repository.fetch(
+            f"SELECT {_CASE_COLUMNS} {_FROM} LEFT JOIN moderators m ON m.id = c.owner "
+            "WHERE c.status = 'claimed' AND (m.id IS NULL OR m.disabled = 1)"
+        )
+        return [_case(row) for row in rows]
+
+    async def close(self, case_id: int, moderator_id: int | None, outcome: str) -> Case | None:
+        """Close a claimed case: its owner, or (`moderator_id` None) an admin, whoever owns it."""
         if outcome not in OUTCOMES:
             raise ValueError("unknown outcome")
         now = self.clock()
@@ -158,7 +223,7 @@ class CaseStore:
         async def work(db: aiosqlite.Connection) -> bool:
             cursor = await db.execute(
                 "UPDATE cases SET status = 'closed', closed_at = ?, outcome = ? "
-                "WHERE id = ? AND status = 'claimed' AND owner = ?",
+                "WHERE id = ? AND status = 'claimed' AND owner = coalesce(?, owner)",
                 (now, outcome, case_id, moderator_id),
             )
             if cursor.rowcount == 1:
@@ -285,6 +350,20 @@ class CaseStore:
             "wait_p90": _percentile(waits, 0.9) if waits else None,
             "claims": len(waits),
         }
+
+
+async def disable_moderator(
+    accounts: Accounts, cases: CaseStore, audit: Audit, email: str, actor: int | None
+) -> tuple[Moderator, list[Case]]:
+    """Disable an account (its sessions end) and hand its cases back to the queue, audited.
+    The caller lets the bot resume for those people (the console's desk does it at once; after
+    the command line, the running server's desk sweep does within seconds)."""
+    moderator = await accounts.disable(email)
+    await audit.record(actor, "moderator_disable", moderator.email)
+    released = await cases.release_all(moderator.id)
+    for case in released:
+        await audit.record(actor, "release", f"case {case.id}", "account disabled")
+    return moderator, released
 
 
 def _day(at: float) -> str:

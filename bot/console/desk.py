@@ -4,6 +4,10 @@ and the live relay both ways. Channel-agnostic: each channel registers how to re
 While a moderator owns a case the bot's own flow pauses for that conversation: channels ask
 `owned()` before handing an event to the engine and relay the person's words here instead.
 Signals of crisis still reach the engine too, so the crisis lines are never held back.
+
+A sweep every few seconds hands back cases whose owner can no longer act (a disabled or removed
+account, also when `supportbot moderators disable` ran in another process) and tells the person,
+so the bot never stays paused for someone nobody is answering.
 """
 
 from __future__ import annotations
@@ -11,15 +15,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from bot.console.audit import Audit
 from bot.console.cases import Case, CaseStore
 from bot.model import EventKind, Inbound
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[str, str, str], Awaitable[None]]  # (conversation id, text, kind)
 Notify = Callable[[Case], Awaitable[None]]
+SWEEP_SECONDS = 5.0
+
+
+@dataclass(eq=False)
+class Listener:
+    """One open console stream: whose session it is and until when that session is valid."""
+
+    moderator_id: int
+    session_key: str  # the session token's hash
+    valid_until: float
+    queue: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=100)
+    )
+
+    def end(self) -> None:
+        """Close the stream: it stops counting as online now, and ends at its next read."""
+        self.valid_until = 0.0
+        while True:
+            try:
+                self.queue.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    self.queue.get_nowait()
 
 
 def relayed(event: Inbound, command: str | None) -> bool:
@@ -38,12 +69,90 @@ class Desk:
         self.cases = cases
         self._owned: dict[str, int] = {}
         self._channels: dict[str, Deliver] = {}
-        self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._listeners: set[Listener] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_urgent: Notify | None = None  # e.g. a message to the moderators' Telegram chat
+        self.audit = Audit(cases.repository, clock=cases.clock)
+        # What the person is told when the bot takes over again (the console sets it).
+        self.left_notice: str = ""
+        self.clock: Callable[[], float] = time.time
+        self.sweep_every = SWEEP_SECONDS
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def load(self) -> None:
         self._owned = await self.cases.claimed_conversations()
+        await self.sweep()
+        if self._sweeper is None and self.sweep_every > 0:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_every)
+            try:
+                await self.sweep()
+            except Exception as exc:  # e.g. the database closing at shutdown
+                log.debug("desk sweep failed (%s)", type(exc).__name__)
+
+    async def sweep(self) -> None:
+        """End live streams whose session ended elsewhere (e.g. the command line disabled the
+        account or reset its password), hand back cases whose owner was disabled or removed, and
+        let the bot resume wherever the database says nobody owns a conversation any more."""
+        await self._end_invalid_streams()
+        for orphan in await self.cases.orphaned():
+            released = await self.cases.release(orphan.id, None)
+            if released is not None:
+                await self.audit.record(None, "release", f"case {orphan.id}", "owner disabled")
+                await self.resume(released)
+        claimed = await self.cases.claimed_conversations()
+        for conversation_id, owner in claimed.items():
+            self._owned.setdefault(conversation_id, owner)
+        gone = [cid for cid in self._owned if cid not in claimed]
+        if gone:
+            open_cases = {case.conversation_id: case for case in await self.cases.queue()}
+            for conversation_id in gone:
+                case = open_cases.get(conversation_id)
+                if case is None:
+                    self._owned.pop(conversation_id, None)
+                else:
+                    await self.resume(case)
+
+    async def _end_invalid_streams(self) -> None:
+        listeners = list(self._listeners)
+        if not listeners:
+            return
+        keys = sorted({listener.session_key for listener in listeners})
+        marks = ", ".join("?" * len(keys))
+        rows = await self.cases.repository.fetch(
+            "SELECT s.token_hash FROM moderator_sessions s JOIN moderators m "
+            "ON m.id = s.moderator_id WHERE m.disabled = 0 AND s.created_at >= "
+            f"m.password_changed_at AND s.token_hash IN ({marks})",
+            tuple(keys),
+        )
+        valid = {row[0] for row in rows}
+        for listener in listeners:
+            if listener.session_key not in valid:
+                listener.end()
+                self._listeners.discard(listener)
+
+    async def resume(self, case: Case) -> bool:
+        """The bot takes the conversation back: tell the person once (whoever calls first) and
+        every console. False when it was not paused."""
+        if self._owned.pop(case.conversation_id, None) is None:
+            return False
+        if self.left_notice:
+            try:
+                await self.to_person(case, self.left_notice, "notice")
+            except Exception as exc:  # the release stands; the person simply misses a notice
+                log.warning("notice to case %d not delivered (%s)", case.id, type(exc).__name__)
+        self.publish({"type": "queue", "case": case.id, "urgent": False})
+        return True
 
     # --- channels ------------------------------------------------------------------------------
 
@@ -113,20 +222,31 @@ class Desk:
 
     @property
     def online(self) -> int:
-        """Consoles open right now (each one a moderator signed in and watching the queue)."""
-        return len(self._listeners)
+        """Consoles open right now whose session is still valid (each one a moderator signed in
+        and watching the queue)."""
+        now = self.clock()
+        return sum(1 for listener in self._listeners if listener.valid_until > now)
 
     def publish(self, event: dict[str, Any]) -> None:
         """Tell every open console something changed (ids only: consoles fetch the rest)."""
-        for queue in list(self._listeners):
+        for listener in list(self._listeners):
             with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(event)
+                listener.queue.put_nowait(event)
 
-    async def listen(self) -> AsyncGenerator[dict[str, Any], None]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=100)
-        self._listeners.add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._listeners.discard(queue)
+    def listen(self, moderator_id: int, session_key: str, valid_until: float) -> Listener:
+        listener = Listener(moderator_id, session_key, valid_until)
+        self._listeners.add(listener)
+        return listener
+
+    def unlisten(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+
+    def disconnect(self, *, moderator_id: int | None = None, session_key: str | None = None) -> int:
+        """End the streams of one session, or of every session of one moderator."""
+        ended = 0
+        for listener in list(self._listeners):
+            if listener.moderator_id == moderator_id or listener.session_key == session_key:
+                listener.end()
+                self._listeners.discard(listener)
+                ended += 1
+        return ended

@@ -95,8 +95,13 @@ class Sessions:
         await self.repo.submit(work)
         return token, csrf
 
-    async def check(self, token: str | None) -> SessionInfo | None:
-        """The session a cookie's token belongs to, if it is still valid."""
+    def valid_until(self, session: SessionInfo) -> float:
+        """When this session ends unless it is used again."""
+        return min(session.last_seen + self.idle, session.created_at + self.absolute)
+
+    async def check(self, token: str | None, *, touch: bool = True) -> SessionInfo | None:
+        """The session a cookie's token belongs to, if it is still valid. `touch=False`: only
+        look (an open live stream is not activity; it must not keep the session from idling)."""
         if not token or len(token) > 200:
             return None
         key = token_hash(token)
@@ -119,14 +124,14 @@ class Sessions:
         ):
             await self._delete(key)
             return None
-        if now - last_seen >= TOUCH_EVERY:
+        if touch and now - last_seen >= TOUCH_EVERY:
 
-            async def touch(db: aiosqlite.Connection) -> None:
+            async def write(db: aiosqlite.Connection) -> None:
                 await db.execute(
                     "UPDATE moderator_sessions SET last_seen = ? WHERE token_hash = ?", (now, key)
                 )
 
-            await self.repo.submit(touch)
+            await self.repo.submit(write)
             last_seen = now
         return SessionInfo(moderator, csrf, created_at, last_seen)
 

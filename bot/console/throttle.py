@@ -1,10 +1,15 @@
-"""Sign-in throttling, per email address and per client address, kept in `signin_attempts`.
+"""Sign-in throttling by progressive delays, never a lockout, kept in `signin_attempts`.
 
-An attempt is counted as a failure before the password is checked, in the same transaction that
-checks the limits, so guesses sent in parallel cannot all slip under the limit; a successful
-sign-in then takes its own rows back and clears its email's count. After `max_failures` within
-`window` seconds a key is refused until its oldest counted failure leaves the window. Rows older
-than the window are pruned as new ones arrive.
+Two keys count failures: the account from one client address (`pair:`), and the address across
+accounts (`ip:`; IPv6 per /64). The first `free` failures of a key within the window cost
+nothing; each one after that makes the next attempt wait twice as long as the last (1 s, 2 s,
+4 s, ... at most `max_delay`). An attempt reserves its turn in the same transaction that reads
+the counts (its row is written at the reserved time), so guesses sent in parallel queue up one
+after another instead of slipping through together; it then waits for its turn before the
+password is checked. Only an attempt whose turn lies more than `max_delay` ahead is refused
+(a flood from that same account and address). An attacker elsewhere can't slow a moderator's
+own account-and-address key, so nobody can be locked out from afar. A success takes its rows
+back and clears its pair's count.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import aiosqlite
 
@@ -36,6 +42,20 @@ def ip_key(ip: str) -> str:
     return f"ip:{address}"
 
 
+def pair_key(email: str, ip: str) -> str:
+    return f"pair:{normalise_email(email)[: MAX_EMAIL + 1]}|{ip_key(ip)[3:]}"
+
+
+BASE_DELAY = 1.0  # seconds: the wait after the first failure beyond the free ones
+MAX_DELAY = 60.0  # seconds: the longest wait, and how far ahead a turn may be reserved
+
+
+@dataclass(frozen=True)
+class Turn:
+    wait: float  # seconds to wait before checking the password
+    refused: bool = False  # True: too many attempts queued; nothing was recorded
+
+
 class Throttle:
     def __init__(
         self,
@@ -44,60 +64,64 @@ class Throttle:
         max_failures: int = 5,
         max_failures_per_ip: int = 20,
         window_seconds: float = 15 * 60,
+        base_delay: float = BASE_DELAY,
+        max_delay: float = MAX_DELAY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.repo = repo
-        self.limits = {"email": max_failures, "ip": max_failures_per_ip}
+        self.free = {"pair": max_failures, "ip": max_failures_per_ip}
         self.window = window_seconds
+        self.base_delay = base_delay
+        self.max_delay = max_delay
         self.clock = clock
 
     def _keys(self, email: str, ip: str) -> dict[str, int]:
-        return {email_key(email): self.limits["email"], ip_key(ip): self.limits["ip"]}
+        return {pair_key(email, ip): self.free["pair"], ip_key(ip): self.free["ip"]}
 
-    async def wait(self, email: str, ip: str) -> float:
-        """Seconds until an attempt for this email from this address would be allowed (0: now).
-        Only looks; `attempt` is what counts."""
-        now = self.clock()
-        waits = [0.0]
-        for key, limit in self._keys(email, ip).items():
-            rows = await self.repo.fetch(
-                "SELECT at FROM signin_attempts WHERE key = ? AND at > ? ORDER BY at DESC",
-                (key, now - self.window),
-            )
-            waits.append(_wait([row[0] for row in rows], limit, now, self.window))
-        return max(waits)
+    def delay(self, failures: int, free: int) -> float:
+        """The wait after `failures` counted failures of a key allowing `free` of them."""
+        extra = failures - free
+        if extra < 0:
+            return 0.0
+        return min(self.max_delay, self.base_delay * 2.0 ** min(extra, 62))
 
-    async def attempt(self, email: str, ip: str) -> float:
-        """Seconds to wait if either key is locked (nothing is recorded then). Otherwise 0, and
-        the attempt is recorded as a failure until `succeeded` takes it back."""
+    async def attempt(self, email: str, ip: str) -> Turn:
+        """Reserve this attempt's turn: it is recorded as a failure (until `succeeded` takes it
+        back) at the time it may go ahead. Refused, and not recorded, only when that time lies
+        more than `max_delay` ahead."""
         now = self.clock()
         keys = self._keys(email, ip)
 
-        async def work(db: aiosqlite.Connection) -> float:
+        async def work(db: aiosqlite.Connection) -> Turn:
             await db.execute("DELETE FROM signin_attempts WHERE at <= ?", (now - self.window,))
-            waits = [0.0]
-            for key, limit in keys.items():
-                rows = await db.execute_fetchall(
-                    "SELECT at FROM signin_attempts WHERE key = ? ORDER BY at DESC", (key,)
+            turn = now
+            for key, free in keys.items():
+                rows = list(
+                    await db.execute_fetchall(
+                        "SELECT count(*), max(at) FROM signin_attempts WHERE key = ?", (key,)
+                    )
                 )
-                waits.append(_wait([row[0] for row in rows], limit, now, self.window))
-            if max(waits) > 0:
-                return max(waits)
+                count, newest = int(rows[0][0]), rows[0][1]
+                if newest is not None:
+                    turn = max(turn, float(newest) + self.delay(count, free))
+            if turn - now > self.max_delay:
+                return Turn(turn - now, refused=True)
             await db.executemany(
                 "INSERT INTO signin_attempts (key, at) VALUES (?, ?)",
-                [(key, now) for key in keys],
+                [(key, turn) for key in keys],
             )
-            return 0.0
+            return Turn(turn - now)
 
-        return float(await self.repo.submit(work))
+        turn: Turn = await self.repo.submit(work)
+        return turn
 
     async def succeeded(self, email: str, ip: str) -> None:
-        """Clear the email's count, and take back this attempt's row for the address (other
+        """Clear the pair's count, and take back this attempt's row for the address (other
         failures from that address still count)."""
         key = ip_key(ip)
 
         async def work(db: aiosqlite.Connection) -> None:
-            await db.execute("DELETE FROM signin_attempts WHERE key = ?", (email_key(email),))
+            await db.execute("DELETE FROM signin_attempts WHERE key = ?", (pair_key(email, ip),))
             await db.execute(
                 "DELETE FROM signin_attempts WHERE rowid = (SELECT rowid FROM signin_attempts "
                 "WHERE key = ? ORDER BY at DESC LIMIT 1)",
@@ -116,10 +140,3 @@ class Throttle:
             return cursor.rowcount
 
         return int(await self.repo.submit(work))
-
-
-def _wait(newest_first: list[float], limit: int, now: float, window: float) -> float:
-    """Locked while `limit` failures lie within the window: until the limit-th newest leaves it."""
-    if len(newest_first) < limit:
-        return 0.0
-    return max(0.0, newest_first[limit - 1] + window - now)

@@ -4,7 +4,8 @@ Deny by default: every route is built with `route(path, endpoint, who)`; an endp
 declared audience answers 403 whatever the session. Pages without a session redirect to the
 sign-in page, API calls answer 401. Every state-changing request must carry the session's CSRF
 token (header `X-CSRF-Token`, or the form field `csrf`), else 403. Only the owner of a case (or an
-admin) reads its words, replies, reveals its evidence or exports it.
+admin) reads its words, replies, reveals its evidence or exports it. When two-factor sign-in is
+required, a session whose moderator has not set it up reaches only the set-up page and sign-out.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import (
@@ -34,11 +36,12 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Route
 
-from bot.console.accounts import AccountError
+from bot.console.accounts import AccountError, Moderator
 from bot.console.audit import Audit
 from bot.console.cases import OUTCOMES, Case, CaseStore
+from bot.console.cases import disable_moderator as disable_account
 from bot.console.desk import Desk
-from bot.console.sessions import SessionInfo, cookie_name, cookie_options, csrf_ok
+from bot.console.sessions import SessionInfo, cookie_name, cookie_options, csrf_ok, token_hash
 from bot.console.signin import Console
 from bot.engine import Engine
 from bot.flowmachine import FlowBook
@@ -55,6 +58,9 @@ MAX_TEXT = 4000
 PREVIEWABLE = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 LOGIN_TOKEN_SECONDS = 3600
 HEARTBEAT_SECONDS = 15.0
+CODE_TOKEN_SECONDS = 300  # the second sign-in step must follow the password within this
+MAX_CASE_ID = 2**63 - 1  # SQLite's largest integer
+NO_SECOND_FACTOR_NEEDED = ("/console/2fa", "/console/logout")
 
 
 @dataclass
@@ -76,6 +82,11 @@ class ConsoleApp:
         renamed or new pattern can't fall back to "Not said yet")."""
         engine = self.engine
         return pattern_names(engine.flows, engine.renderer, engine.default_locale)
+
+    def __post_init__(self) -> None:
+        # What a person is told when the bot takes over again, however the case was released.
+        with contextlib.suppress(Exception):
+            self.desk.left_notice = _say(self, "sys.moderator_left")
 
     @property
     def audit(self) -> Audit:
@@ -118,13 +129,57 @@ def route(path: str, endpoint: Handler, who: Who | None, methods: list[str] | No
             if given is None and request.headers.get("content-type", "").startswith(
                 "application/x-www-form-urlencoded"
             ):
-                given = str((await request.form()).get("csrf", ""))
+                given = await _form_field(request, "csrf")
             if not csrf_ok(session, given):
                 return JSONResponse({"error": "bad or missing CSRF token"}, status_code=403)
+        if not request.url.path.startswith(NO_SECOND_FACTOR_NEEDED) and await _must_set_up(
+            request, session
+        ):
+            if api or request.method != "GET":
+                return JSONResponse({"error": "set up two-factor sign-in first"}, status_code=403)
+            return RedirectResponse("/console/2fa", status_code=303)
         request.state.session = session
         return await endpoint(request)
 
     return Route(path, guarded, methods=methods or ["GET"])
+
+
+async def _must_set_up(request: Request, session: SessionInfo) -> bool:
+    two_factor = _state(request).console.two_factor
+    return await two_factor.required() and not await two_factor.enabled(session.moderator.id)
+
+
+def _declared_length(request: Request) -> int:
+    """The Content-Length header (0 when absent; unreadable counts as too long)."""
+    given = request.headers.get("content-length") or "0"
+    return int(given) if given.isascii() and given.isdigit() and len(given) < 19 else 2**62
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, at most MAX_BODY bytes (more: empty), read once and kept, so a CSRF
+    check that reads a form and an endpoint that reads JSON can both look at it."""
+    cached: bytes | None = getattr(request.state, "body", None)
+    if cached is not None:
+        return cached
+    body = b""
+    if _declared_length(request) <= MAX_BODY:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                body = b""
+                break
+    request.state.body = body
+    return body
+
+
+async def _form_field(request: Request, name: str) -> str:
+    """One field of a form-encoded body (never a 500 for a malformed one)."""
+    try:
+        fields = parse_qs((await _body(request)).decode("utf-8", "replace"), max_num_fields=20)
+    except ValueError:
+        return ""
+    values = fields.get(name) or [""]
+    return values[0]
 
 
 def _me(request: Request) -> SessionInfo:
@@ -133,12 +188,10 @@ def _me(request: Request) -> SessionInfo:
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return {}
+    body = await _body(request)
     try:
         data = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -189,7 +242,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     state = _state(request)
-    if int(request.headers.get("content-length") or 0) > 8192:
+    if _declared_length(request) > 8192:
         return _login_page(request, "That was too long.", 413)
     origin = request.headers.get("origin")
     if origin is not None and origin != state.own_origin:
@@ -202,17 +255,86 @@ async def login(request: Request) -> Response:
         str(form.get("email", ""))[:254], str(form.get("password", ""))[:1024], ip
     )
     if result.wait > 0:
-        minutes = max(1, round(result.wait / 60))
-        return _login_page(request, f"Too many attempts. Try again in {minutes} minute(s).", 429)
+        return _login_page(request, _too_many(result.wait), 429)
     if result.moderator is None:
         return _login_page(request, "Wrong email or password.", 401)
+    if result.needs_code:
+        return _code_page(request, result.moderator)
+    return _signed_in(request, result.token)
+
+
+def _too_many(wait: float) -> str:
+    return f"Too many attempts. Try again in {max(1, round(wait))} second(s)."
+
+
+def _signed_in(request: Request, token: str) -> Response:
     response = RedirectResponse("/console", status_code=303)
-    response.set_cookie(value=result.token, **cookie_options(_secure(request)))
+    response.set_cookie(value=token, **cookie_options(_secure(request)))
     return response
+
+
+def _code_token(key: bytes, moderator: Moderator, now: float | None = None) -> str:
+    """Stateless proof that this moderator's password was right moments ago."""
+    issued = str(int(time.time() if now is None else now))
+    message = f"code:{moderator.id}:{issued}:{moderator.password_changed_at!r}"
+    mac = hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+    return f"{moderator.id}.{issued}.{mac}"
+
+
+async def _code_token_moderator(state: ConsoleApp, token: str) -> Moderator | None:
+    moderator_id, _, rest = token.partition(".")
+    issued, _, mac = rest.partition(".")
+    if not (moderator_id.isdecimal() and issued.isdecimal()) or len(moderator_id) > 18:
+        return None
+    if not 0 <= time.time() - int(issued) <= CODE_TOKEN_SECONDS:
+        return None
+    moderator = await state.console.accounts.get(int(moderator_id))
+    if moderator is None or moderator.disabled:
+        return None
+    message = f"code:{moderator.id}:{issued}:{moderator.password_changed_at!r}"
+    expected = hmac.new(state.login_key, message.encode(), hashlib.sha256).hexdigest()
+    return moderator if hmac.compare_digest(expected, mac) else None
+
+
+def _code_page(
+    request: Request, moderator: Moderator, error: str = "", status: int = 200
+) -> Response:
+    state = _state(request)
+    page = _page(
+        "login_code.html",
+        csrf=_login_token(state.login_key),
+        pending=_code_token(state.login_key, moderator),
+        error=error,
+    )
+    return _no_store(HTMLResponse(page, status_code=status))
+
+
+async def login_code(request: Request) -> Response:
+    """The second sign-in step: a code from the app, or a recovery code."""
+    state = _state(request)
+    if _declared_length(request) > 8192:
+        return _login_page(request, "That was too long.", 413)
+    origin = request.headers.get("origin")
+    if origin is not None and origin != state.own_origin:
+        return _login_page(request, "Please sign in from this server's own page.", 403)
+    form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
+    if not _login_token_ok(state.login_key, str(form.get("csrf", ""))):
+        return _login_page(request, "The form expired. Please try again.", 403)
+    moderator = await _code_token_moderator(state, str(form.get("pending", "")))
+    if moderator is None:
+        return _login_page(request, "That took too long. Please sign in again.", 401)
+    ip = request.client.host if request.client else ""
+    result = await state.console.sign_in_code(moderator.id, str(form.get("code", ""))[:64], ip)
+    if result.wait > 0:
+        return _code_page(request, moderator, _too_many(result.wait), 429)
+    if result.moderator is None:
+        return _code_page(request, moderator, "That code is not right. Try again.", 401)
+    return _signed_in(request, result.token)
 
 
 async def logout(request: Request) -> Response:
     token = request.cookies.get(cookie_name(_secure(request)), "")
+    _state(request).desk.disconnect(session_key=token_hash(token))
     await _state(request).console.sign_out(token)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(**cookie_options(_secure(request)))
@@ -284,14 +406,20 @@ async def queue(request: Request) -> Response:
     )
 
 
+def _case_id(request: Request) -> int | None:
+    """The case id in the path: ASCII digits within SQLite's integer range, else None."""
+    given = str(request.path_params["case"])
+    if not (given.isascii() and given.isdigit()) or len(given) > 19:
+        return None
+    case_id = int(given)
+    return case_id if 0 < case_id <= MAX_CASE_ID else None
+
+
 async def _owned_case(request: Request) -> Case | Response:
     """The case in the path, if this moderator owns it (admins may read any)."""
     state, me = _state(request), _me(request)
-    try:
-        case_id = int(request.path_params["case"])
-    except ValueError:
-        return JSONResponse({"error": "no such case"}, status_code=404)
-    case = await state.cases.get(case_id)
+    case_id = _case_id(request)
+    case = await state.cases.get(case_id) if case_id is not None else None
     if case is None:
         return JSONResponse({"error": "no such case"}, status_code=404)
     admin = me.moderator.role == "admin"
@@ -305,9 +433,8 @@ async def _owned_case(request: Request) -> Case | Response:
 
 async def claim(request: Request) -> Response:
     state, me = _state(request), _me(request)
-    try:
-        case_id = int(request.path_params["case"])
-    except ValueError:
+    case_id = _case_id(request)
+    if case_id is None:
         return JSONResponse({"error": "no such case"}, status_code=404)
     case = await state.cases.claim(case_id, me.moderator.id)
     if case is None:
@@ -394,12 +521,36 @@ async def release(request: Request) -> Response:
     case = await _owned_case(request)
     if isinstance(case, Response):
         return case
-    released = await state.cases.release(case.id, me.moderator.id)
+    forced = case.owner != me.moderator.id  # only an admin gets this far then
+    released = await state.cases.release(case.id, None if forced else me.moderator.id)
     if released is None:
-        return JSONResponse({"error": "only the owner can hand it back"}, status_code=409)
+        return JSONResponse({"error": "nobody has claimed this case"}, status_code=409)
     await _bot_resumes(state, released)
-    await state.audit.record(me.moderator.id, "release", f"case {case.id}")
+    detail = "forced by an admin" if forced else ""
+    await state.audit.record(me.moderator.id, "release", f"case {case.id}", detail)
     return JSONResponse({"ok": True})
+
+
+async def reassign(request: Request) -> Response:
+    """An admin gives an open case to another moderator (or takes it)."""
+    state, me = _state(request), _me(request)
+    case = await _owned_case(request)
+    if isinstance(case, Response):
+        return case
+    email = _text(await _json(request), "email")
+    target = await state.console.accounts.find(email) if email else None
+    if target is None or target.disabled:
+        return JSONResponse({"error": "no such active moderator"}, status_code=400)
+    done = await state.cases.reassign(case.id, target.id)
+    if done is None:
+        return JSONResponse({"error": "this case can't be reassigned"}, status_code=409)
+    changed, former = done
+    state.desk.set_owner(changed.conversation_id, target.id)
+    if former is None:
+        await _notice(state, changed, "sys.moderator_joined")
+    await state.audit.record(me.moderator.id, "reassign", f"case {case.id}", target.email)
+    state.desk.publish({"type": "queue", "case": case.id, "urgent": False})
+    return JSONResponse({"case": await _describe(state, changed, me)})
 
 
 async def close(request: Request) -> Response:
@@ -410,9 +561,10 @@ async def close(request: Request) -> Response:
     outcome = _text(await _json(request), "outcome")
     if outcome not in OUTCOMES:
         return JSONResponse({"error": "choose an outcome"}, status_code=400)
-    closed = await state.cases.close(case.id, me.moderator.id, outcome)
+    forced = case.owner != me.moderator.id  # only an admin gets this far then
+    closed = await state.cases.close(case.id, None if forced else me.moderator.id, outcome)
     if closed is None:
-        return JSONResponse({"error": "only the owner can close it"}, status_code=409)
+        return JSONResponse({"error": "claim the case to close it"}, status_code=409)
     await _bot_resumes(state, closed)
     await state.audit.record(me.moderator.id, "close", f"case {case.id}", outcome)
     return JSONResponse({"ok": True})
@@ -426,9 +578,8 @@ async def _notice(state: ConsoleApp, case: Case, key: str) -> None:
 
 
 async def _bot_resumes(state: ConsoleApp, case: Case) -> None:
-    state.desk.set_owner(case.conversation_id, None)
-    await _notice(state, case, "sys.moderator_left")
-    state.desk.publish({"type": "queue", "case": case.id, "urgent": False})
+    if not await state.desk.resume(case):  # the desk's sweep may have told the person already
+        state.desk.publish({"type": "queue", "case": case.id, "urgent": False})
 
 
 async def reveal(request: Request) -> Response:
@@ -485,31 +636,34 @@ async def export(request: Request) -> Response:
 
 
 async def stream(request: Request) -> Response:
-    """Server-sent events: ids and kinds of changes only; the console fetches what it may see."""
-    desk = _state(request).desk
+    """Server-sent events: ids and kinds of changes only; the console fetches what it may see.
+
+    The session is checked again at every heartbeat (without counting as activity): the stream
+    ends once it is signed out, idle or too old, its password changed or its account disabled.
+    Sign-out, a password change and disabling end it at once."""
+    state, me = _state(request), _me(request)
+    desk, sessions = state.desk, state.console.sessions
+    token = request.cookies.get(cookie_name(_secure(request)), "")
+    listener = desk.listen(me.moderator.id, token_hash(token), sessions.valid_until(me))
 
     async def events() -> AsyncIterator[bytes]:
-        listener = desk.listen()
-        pending: asyncio.Task[dict[str, Any]] | None = None
         yield b": connected\n\n"
         try:
             while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(listener))
-                done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
-                if await request.is_disconnected():
-                    return
-                if not done:
+                try:
+                    event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    session = await sessions.check(token, touch=False)
+                    if session is None or await request.is_disconnected():
+                        return
+                    listener.valid_until = sessions.valid_until(session)
                     yield b": heartbeat\n\n"
                     continue
-                event, pending = pending.result(), None
+                if event is None or await request.is_disconnected():
+                    return
                 yield f"data: {json.dumps(event)}\n\n".encode()
         finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await pending
-            await listener.aclose()
+            desk.unlisten(listener)
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"cache-control": "no-store"}
@@ -554,9 +708,133 @@ async def change_password(request: Request) -> Response:
     except AccountError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     await state.audit.record(me.moderator.id, "password_change", me.moderator.email)
+    state.desk.disconnect(moderator_id=me.moderator.id)
     response = JSONResponse({"signed_out": True})
     response.delete_cookie(**cookie_options(_secure(request)))
     return response
+
+
+# --- accounts and two-factor sign-in --------------------------------------------------------------
+
+
+async def disable_moderator(request: Request) -> Response:
+    """An admin disables an account: its sessions and live streams end, its cases go back to the
+    queue and each person is told the bot is back."""
+    state, me = _state(request), _me(request)
+    email = _text(await _json(request), "email")
+    if not email or await state.console.accounts.find(email) is None:
+        return JSONResponse({"error": "no such moderator"}, status_code=400)
+    moderator, released = await disable_account(
+        state.console.accounts, state.cases, state.audit, email, me.moderator.id
+    )
+    state.desk.disconnect(moderator_id=moderator.id)
+    for case in released:
+        await _bot_resumes(state, case)
+    return JSONResponse({"disabled": moderator.email, "released": [c.id for c in released]})
+
+
+async def require_two_factor(request: Request) -> Response:
+    state, me = _state(request), _me(request)
+    on = (await _json(request)).get("on")
+    if not isinstance(on, bool):
+        return JSONResponse({"error": "say on (true) or off (false)"}, status_code=400)
+    await state.console.two_factor.set_required(on)
+    await state.audit.record(me.moderator.id, "two_factor_required", "", "on" if on else "off")
+    return JSONResponse({"required": on})
+
+
+def _two_factor_page(me: SessionInfo, body: str, status: int = 200) -> Response:
+    page = (STATIC / "twofactor.html").read_text(encoding="utf-8")
+    page = page.replace("__CSRF__", html.escape(me.csrf)).replace("__BODY__", body)
+    return _no_store(HTMLResponse(page, status_code=status))
+
+
+def _setup_form(me: SessionInfo, label: str = "Set up two-factor sign-in") -> str:
+    return (
+        '<form method="post" action="/console/2fa/setup">'
+        f'<input type="hidden" name="csrf" value="{html.escape(me.csrf)}">'
+        f'<button id="twofa-setup" type="submit" class="primary">{label}</button></form>'
+    )
+
+
+async def two_factor_page(request: Request) -> Response:
+    state, me = _state(request), _me(request)
+    two_factor = state.console.two_factor
+    required = await two_factor.required()
+    if await two_factor.enabled(me.moderator.id):
+        left = await two_factor.recovery_left(me.moderator.id)
+        body = (
+            '<p id="twofa-status">Two-factor sign-in is on for your account. '
+            f"You have {left} unused recovery code(s). If you lose your phone, sign in with a "
+            "recovery code, or ask an admin to reset your second factor.</p>"
+            '<p><a href="/console">Back to the console</a></p>'
+        )
+    else:
+        intro = (
+            "Your organisation requires two-factor sign-in: set it up to use the console."
+            if required
+            else "Two-factor sign-in is off for your account."
+        )
+        body = (
+            f'<p id="twofa-status">{intro} You need an authenticator app on your phone '
+            "(any app for time-based codes).</p>" + _setup_form(me)
+        )
+        if not required:
+            body += '<p><a href="/console">Back to the console</a></p>'
+    return _two_factor_page(me, body)
+
+
+def _confirm_form(me: SessionInfo, error: str = "") -> str:
+    return (
+        f'<p id="twofa-error" class="form-error" role="alert">{html.escape(error)}</p>'
+        '<form method="post" action="/console/2fa/confirm">'
+        f'<input type="hidden" name="csrf" value="{html.escape(me.csrf)}">'
+        '<label for="code">The 6-digit code your app shows now</label>'
+        '<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" '
+        'pattern="[0-9 ]*" maxlength="8" required autofocus>'
+        '<button id="twofa-confirm" type="submit" class="primary">Turn on</button></form>'
+    )
+
+
+async def two_factor_setup(request: Request) -> Response:
+    """A new secret, shown this once (as text and as an otpauth:// link for the app)."""
+    state, me = _state(request), _me(request)
+    try:
+        secret, uri = await state.console.two_factor.begin(me.moderator.id, me.moderator.email)
+    except ValueError:
+        return _two_factor_page(
+            me, '<p id="twofa-status">Two-factor sign-in is already on.</p>', 409
+        )
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    body = (
+        "<p>Add this account to your authenticator app: open the link on your phone, or type "
+        "the key. It is shown only now.</p>"
+        f'<p>Key: <code id="twofa-secret">{html.escape(grouped)}</code></p>'
+        f'<p><a id="twofa-uri" href="{html.escape(uri)}">{html.escape(uri)}</a></p>'
+        + _confirm_form(me)
+    )
+    return _two_factor_page(me, body)
+
+
+async def two_factor_confirm(request: Request) -> Response:
+    state, me = _state(request), _me(request)
+    code = (await _form_field(request, "code"))[:64]
+    codes = await state.console.two_factor.confirm(me.moderator.id, code)
+    if codes is None:
+        body = _confirm_form(
+            me, "That code is not right. Try the next one your app shows."
+        ) + _setup_form(me, "Start again with a new key")
+        return _two_factor_page(me, body, 400)
+    await state.audit.record(me.moderator.id, "two_factor_on", me.moderator.email)
+    items = "".join(f"<li><code>{html.escape(c)}</code></li>" for c in codes)
+    body = (
+        '<p id="twofa-status">Two-factor sign-in is on.</p>'
+        "<p>Keep these recovery codes somewhere safe, away from your phone. Each one signs you "
+        "in once, instead of a code, if you lose your phone. They are shown only now.</p>"
+        f'<ul id="twofa-recovery">{items}</ul>'
+        '<p><a href="/console">Go to the console</a></p>'
+    )
+    return _two_factor_page(me, body)
 
 
 def routes() -> list[BaseRoute]:
@@ -564,6 +842,12 @@ def routes() -> list[BaseRoute]:
     return [
         route("/console/login", login_form, "public"),
         route("/console/login", login, "public", ["POST"]),
+        route("/console/login/code", login_code, "public", ["POST"]),
+        route("/console/2fa", two_factor_page, "moderator"),
+        route("/console/2fa/setup", two_factor_setup, "moderator", ["POST"]),
+        route("/console/2fa/confirm", two_factor_confirm, "moderator", ["POST"]),
+        route("/console/api/moderators/disable", disable_moderator, "admin", ["POST"]),
+        route("/console/api/settings/require-2fa", require_two_factor, "admin", ["POST"]),
         route("/console/static/{name}", static_file, "public"),
         route("/console", console_page, "moderator"),
         route("/console/logout", logout, "moderator", ["POST"]),
@@ -575,6 +859,7 @@ def routes() -> list[BaseRoute]:
         route(case, case_detail, "moderator"),
         route(f"{case}/claim", claim, "moderator", ["POST"]),
         route(f"{case}/release", release, "moderator", ["POST"]),
+        route(f"{case}/assign", reassign, "admin", ["POST"]),
         route(f"{case}/close", close, "moderator", ["POST"]),
         route(f"{case}/reply", reply, "moderator", ["POST"]),
         route(f"{case}/notes", add_note, "moderator", ["POST"]),
