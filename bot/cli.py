@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
 
 from bot.config import Settings
+
+SETUP_FAILURE = 3  # as uvicorn exits when it cannot start (e.g. the port is in use)
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -61,7 +71,10 @@ def _evidence(args: argparse.Namespace, settings: Settings) -> int:
     from bot.evidence.pack import verify_pack
 
     if args.action == "verify":
-        result = verify_pack(args.file.read_bytes())
+        if not args.file.is_file():
+            print(f"supportbot: no such file {args.file}", file=sys.stderr)
+            return 1
+        result = verify_pack(args.file)
         for problem in result.problems:
             print(f"MISMATCH: {problem}")
         print(f"{result.checked} file(s) checked: " + ("all match." if result.ok else "PROBLEMS."))
@@ -106,9 +119,78 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(purge())
 
 
+class SetupError(Exception):
+    """A problem with how the service is set up, told in one line (exit code 3)."""
+
+
+def describe_setup_error(exc: BaseException, settings: Settings) -> str | None:
+    """One line for a known set-up problem, or None. Never the exception's own message: it may
+    carry a secret (a rejected bot token is quoted in full by python-telegram-bot)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 20:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    names = {type(e).__name__ for e in seen}
+    for error in seen:
+        if isinstance(error, SetupError):
+            return str(error)
+    if names & {"InvalidToken", "Forbidden", "Unauthorized"}:
+        return "Telegram rejected TELEGRAM_BOT_TOKEN: check the token (from @BotFather)"
+    data_dir = settings.data_dir.resolve()
+    places = {str(data_dir), str(settings.database_path().resolve().parent)}
+    for error in seen:
+        if type(error).__name__ == "OperationalError" and "unable to open" in str(error):
+            return f"cannot write to the data directory {data_dir} (SUPPORTBOT_DATA_DIR)"
+        if isinstance(error, OSError) and error.filename and error.errno is not None:
+            path = str(Path(str(error.filename)).resolve())
+            if isinstance(error, PermissionError) or any(
+                path.startswith(place) or place.startswith(path) for place in places
+            ):
+                reason = os.strerror(error.errno).lower()
+                return f"cannot use the data directory {data_dir} ({reason}; SUPPORTBOT_DATA_DIR)"
+    for error in seen:
+        if isinstance(error, socket.gaierror) or type(error).__name__ in {
+            "NetworkError",
+            "TimedOut",
+            "ConnectError",
+            "ConnectTimeout",
+        }:
+            host = urlsplit(settings.telegram_api_base_url).hostname or "?"
+            return f"cannot reach the Telegram Bot API at {host}: no network, or DNS failed"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES):
+        reason = os.strerror(exc.errno).lower()
+        return f"cannot use the data directory {data_dir} ({reason}; SUPPORTBOT_DATA_DIR)"
+    return None
+
+
+def _guarded(app: Any, settings: Settings) -> Any:
+    """The ASGI app, with start-up failures told in one line instead of a traceback."""
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+
+        async def quiet_send(message: Any) -> None:
+            if message["type"] in ("lifespan.startup.failed", "lifespan.shutdown.failed"):
+                exc = sys.exc_info()[1]
+                line = describe_setup_error(exc, settings) if exc is not None else None
+                what = "start-up" if "startup" in message["type"] else "shut-down"
+                failed = type(exc).__name__ if exc is not None else "unknown"
+                message = {**message, "message": line or f"{what} failed ({failed})"}
+            await send(message)
+
+        with contextlib.suppress(Exception):  # already told, in one line, through quiet_send
+            await app(scope, receive, quiet_send)
+
+    return guarded
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from bot.app import header_deadline_protocol
     from bot.web.app import create_app
 
     # --host/--port override the settings, so the server's own origin matches where it listens.
@@ -117,10 +199,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     )
     host, port = settings.host, settings.port
     # No access log: addresses and paths of people seeking help are not ours to keep.
+    trusted = settings.forwarded_allow_ips()
     uvicorn.run(
-        create_app(settings),
+        _guarded(create_app(settings), settings),
         host=host,
         port=port,
+        # Client addresses (for abuse limits) from X-Forwarded-For only via a trusted proxy.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        # Slow or idle clients don't hold connections: headers within a deadline, a short
+        # keep-alive, and a cap on connections at once (beyond it: 503).
+        http=header_deadline_protocol(settings.http_header_seconds),
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        h11_max_incomplete_event_size=16 * 1024,
         access_log=False,
         log_config=None,  # our logging (bot/logsetup.py), with its filters, not uvicorn's
         log_level=settings.log_level.lower(),
@@ -176,8 +268,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # Which setting and why, never its value (it may be a secret).
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            print(f"supportbot: SUPPORTBOT_{name}: {error['msg']}", file=sys.stderr)
+        return SETUP_FAILURE
     from bot.logsetup import configure
 
     configure(settings.log_level)
-    return int(args.handler(args, settings))
+    try:
+        return int(args.handler(args, settings))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        line = describe_setup_error(exc, settings)
+        if line is None:
+            raise
+        print(f"supportbot: {line}", file=sys.stderr)
+        return SETUP_FAILURE

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A configured secret key shorter than this is refused: every encryption key derives from it.
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -19,7 +21,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     # Empty means "a SQLite file in the data dir"; otherwise sqlite:///relative or sqlite:////absolute.
     database_url: str = ""
-    # Empty means "generate one on first run into <data_dir>/secret.key (mode 0600)".
+    # Empty means "generate one on first run into <data_dir>/secret.key (mode 0600)"; otherwise
+    # at least MIN_SECRET_CHARS characters.
     secret_key: str = ""
     flows_dir: Path = PROJECT_ROOT / "flows"
     content_dir: Path = PROJECT_ROOT / "content"
@@ -70,6 +73,25 @@ class Settings(BaseSettings):
     frame_ancestors: str = "'none'"
     # Largest WebSocket message accepted (files arrive in chunks of 256 KiB).
     ws_max_bytes: int = Field(default=320 * 1024, ge=64 * 1024)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, e.g. "127.0.0.1" for a proxy on this machine; "*" trusts anyone).
+    # Empty: none, every client is its connecting address. Behind a proxy, set it, or every
+    # person shares the proxy's address (and its limits).
+    trusted_proxies: str = ""
+    # Abuse limits per client address (IPv6: /64). Each widget session can open at most one
+    # case, so the first also bounds open cases and urgent notifications per address.
+    web_sessions_per_address: int = Field(default=20, ge=1)  # new widget sessions per window
+    web_sessions_window_minutes: int = Field(default=60, ge=1)
+    # Widget sockets opened per address per minute (reconnects too); beyond it, refused (403).
+    web_connections_per_minute: int = Field(default=120, ge=10)
+    web_upload_mb_per_address: int = Field(default=48, ge=21)  # files being received at once
+    web_upload_chunk_seconds: float = Field(default=20.0, gt=0)  # longest wait between chunks
+    # Slow or idle HTTP clients: request headers must arrive within this many seconds, and an
+    # idle keep-alive connection is closed after http_keep_alive_seconds.
+    http_header_seconds: float = Field(default=10.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    # Connections (and WebSockets) open at once, whole server; beyond it new requests get 503.
+    max_connections: int = Field(default=4096, ge=10)
 
     # --- moderator console ---
     # A Telegram chat (e.g. a private group of moderators) told when an urgent case arrives.
@@ -79,6 +101,16 @@ class Settings(BaseSettings):
     signin_max_failures: int = Field(default=5, ge=1)  # per email, within the window
     signin_max_failures_per_ip: int = Field(default=20, ge=1)  # per client address (IPv6: /64)
     signin_window_minutes: int = Field(default=15, ge=1)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value.strip()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
+        return value
+
+    def forwarded_allow_ips(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     def own_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

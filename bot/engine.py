@@ -6,6 +6,7 @@ same event id twice has one effect) and returns the effects for the channel to d
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -172,8 +173,11 @@ class Engine:
             return None
         items = []
         for record in await self.repository.evidence_items(conversation_id):
+            # Decrypted in a worker thread (evidence_data), and checked in one too: a person
+            # can make these large, and the event loop must keep answering everyone else.
             data = await self.repository.evidence_data(record)
-            if hashlib.sha256(data).hexdigest() != record.sha256:
+            digest = (await asyncio.to_thread(hashlib.sha256, data)).hexdigest()
+            if digest != record.sha256:
                 raise RuntimeError(f"evidence item {record.id} does not match its recorded hash")
             items.append((record, data))
         profile = conversation.profile
@@ -204,4 +208,4 @@ class Engine:
             advice=advice,
             generated_at=self.clock().timestamp(),
         )
-        return build_pack(contents)
+        return await asyncio.to_thread(build_pack, contents)

@@ -23,9 +23,14 @@ NOISY = (
 
 class _NoConnectionLines(logging.Filter):
     """uvicorn logs every WebSocket with the client's address ('"WebSocket /ws" [accepted]',
-    'connection open'); who connects to a support service is not ours to keep."""
+    'connection open'); who connects to a support service is not ours to keep. At DEBUG it also
+    hands `uvicorn.error` to the websockets protocol, which logs every frame ('< TEXT
+    '{"t":"text","text":...}'', '> TEXT '{"t":"session","token":...}''): people's words and
+    session tokens. Nothing below INFO from uvicorn is let through."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.INFO:
+            return False
         message = str(record.msg)
         return "WebSocket" not in message and not message.startswith("connection ")
 
@@ -37,4 +42,7 @@ def configure(level: str = "INFO") -> None:
     )
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("uvicorn.error").addFilter(_NoConnectionLines())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoConnectionLines) for f in logger.filters):
+            logger.addFilter(_NoConnectionLines())

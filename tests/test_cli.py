@@ -74,3 +74,60 @@ def test_flows_mermaid(tmp_path: Path) -> None:
         "shared",
         "webcam",
     ]
+
+
+def _pack(path: Path, content: bytes, listed: bytes | None = None) -> None:
+    """A minimal evidence pack: one file and a manifest of its hash (of `listed` if given)."""
+    import hashlib
+    import json
+    import zipfile
+
+    from bot.evidence.pack import FORMAT
+
+    recorded = content if listed is None else listed
+    item = {
+        "file": "evidence/001.bin",
+        "sha256": hashlib.sha256(recorded).hexdigest(),
+        "size": len(recorded),
+    }
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", json.dumps({"format": FORMAT, "items": [item]}))
+        archive.writestr("evidence/001.bin", content)
+
+
+def test_evidence_verify_streams_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries are hashed in chunks from the file, never read whole into memory."""
+    import zipfile
+
+    from bot.evidence.pack import verify_pack
+
+    big = bytes(range(256)) * 40_000  # ~10 MB
+    _pack(tmp_path / "pack.zip", big)
+    whole = zipfile.ZipFile.read
+
+    def read(self: zipfile.ZipFile, name: str, pwd: bytes | None = None) -> bytes:
+        assert name == "manifest.json", "an evidence entry was read whole"
+        return whole(self, name, pwd)
+
+    monkeypatch.setattr(zipfile.ZipFile, "read", read)
+    assert verify_pack(tmp_path / "pack.zip").ok
+    _pack(tmp_path / "changed.zip", big, listed=big[:-1] + b"x")
+    result = verify_pack(tmp_path / "changed.zip")
+    assert not result.ok and "changed" in result.problems[0]
+
+
+def test_evidence_verify_command(tmp_path: Path) -> None:
+    _pack(tmp_path / "pack.zip", b"evidence bytes")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "evidence", "verify", str(tmp_path / "pack.zip")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "1 file(s) checked: all match." in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "evidence", "verify", str(tmp_path / "missing.zip")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"supportbot: no such file {tmp_path / 'missing.zip'}"

@@ -14,11 +14,12 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from bot.evidence.sniff import EXTENSIONS
 from bot.model import Conversation, TranscriptEntry
@@ -237,31 +238,64 @@ class Verification:
         return not self.problems
 
 
-def verify_pack(data: bytes) -> Verification:
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
+
+
+def verify_pack(source: bytes | str | os.PathLike[str] | IO[bytes]) -> Verification:
+    """Re-hash a pack's files against its manifest. A path or file is read in chunks, entry by
+    entry, so a large pack never sits whole in memory."""
     problems: list[str] = []
+    opened = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+        archive = zipfile.ZipFile(opened)
+    except (zipfile.BadZipFile, OSError):
         return Verification(0, ["not a ZIP file"])
     with archive:
         names = set(archive.namelist())
         if "manifest.json" not in names:
             return Verification(0, ["manifest.json is missing"])
-        manifest = json.loads(archive.read("manifest.json"))
+        try:
+            if archive.getinfo("manifest.json").file_size > MAX_MANIFEST_BYTES:
+                raise ValueError("manifest too large")
+            manifest = json.loads(archive.read("manifest.json"))
+            items = manifest.get("items", [])
+            if not isinstance(items, list):
+                raise ValueError("items is not a list")
+        except (ValueError, AttributeError, zipfile.BadZipFile):
+            return Verification(0, ["manifest.json is not a valid manifest"])
         if manifest.get("format") != FORMAT:
             problems.append(f"unknown format {manifest.get('format')!r}")
         listed = set()
-        for item in manifest.get("items", []):
-            name = item["file"]
+        for item in items:
+            name = item.get("file") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                problems.append("manifest entry without a file name")
+                continue
             listed.add(name)
             if name not in names:
                 problems.append(f"{name}: missing")
                 continue
-            content = archive.read(name)
-            if hashlib.sha256(content).hexdigest() != item["sha256"]:
+            try:
+                digest, size = _hash_entry(archive, name)
+            except (zipfile.BadZipFile, OSError, EOFError):
+                problems.append(f"{name}: cannot be read (damaged)")
+                continue
+            if digest != item.get("sha256"):
                 problems.append(f"{name}: SHA-256 does not match the manifest (changed)")
-            elif len(content) != item["size"]:
+            elif size != item.get("size"):
                 problems.append(f"{name}: size does not match the manifest")
         for name in sorted(n for n in names if n.startswith("evidence/") and n not in listed):
             problems.append(f"{name}: not in the manifest (added)")
         return Verification(len(listed), problems)
+
+
+def _hash_entry(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
+    """SHA-256 and size of one entry, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with archive.open(name) as entry:
+        while chunk := entry.read(READ_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

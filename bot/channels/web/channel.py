@@ -32,12 +32,14 @@ from dataclasses import dataclass, field
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from bot.channels.web.frames import Frame, client_id, frames_for
+from bot.channels.web.limits import Budget, SlidingWindow, WebLimits, address_key
 from bot.channels.web.proof import b64decode, connect_message, forget_message, verify
 from bot.channels.web.store import WebSession, WebStore
 from bot.console.desk import Desk, relayed
 from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
-from bot.model import Attachment, End, EventKind, Inbound, Say
+from bot.model import Attachment, End, EventKind, Inbound, Profile, Say
+from bot.predicates import young
 from bot.reading.text import clean
 from bot.turn import SYS_EXIT
 
@@ -52,9 +54,18 @@ MAX_SHOWN_CHARS = 6000
 CLOSE_DENIED = 4401
 CLOSE_REPLACED = 4409
 CLOSE_FORGOTTEN = 4000
+CLOSE_LIMITED = 4429
+LIMITED_FRAMES = 20  # messages a limited socket is answered before it closes
+# For a client that started too many sessions; the crisis lines open now follow it.
+LIMITED_TEXT = (
+    "A lot of chats have started from your connection, so I can't start a new one just now. "
+    "Please try again in a little while. If you are in danger now, call 999. These lines "
+    "can help you now:"
+)
 IDLE_SECONDS = 1800.0  # a silent socket is closed; the widget reconnects when it needs to
 UPLOADING_BUDGET = 256 * 1024 * 1024  # bytes of files being received at once, whole server
-PACK_EVERY_SECONDS = 10.0
+PACK_EVERY_SECONDS = 10.0  # per conversation, across reconnects
+PACKS_AT_ONCE = 2  # packs being built at once, whole server (each is built in memory)
 REMEMBERED_FALLBACKS = 10_000  # events whose crisis answer went out without storage
 
 
@@ -67,6 +78,7 @@ class _Upload:
     id: str
     name: str
     size: int
+    address: str
     data: bytearray = field(default_factory=bytearray)
 
 
@@ -76,8 +88,8 @@ class _Link:
 
     websocket: WebSocket
     session: WebSession
+    address: str = ""
     upload: _Upload | None = None
-    last_pack: float = 0.0
 
 
 class WebChannel:
@@ -88,7 +100,20 @@ class WebChannel:
         *,
         origins: Iterable[str],
         desk: Desk | None = None,
+        limits: WebLimits | None = None,
     ) -> None:
+        if limits is None:
+            from bot.config import Settings
+
+            limits = WebLimits.from_settings(Settings())
+        self.limits = limits
+        self._new_sessions = SlidingWindow(
+            limits.sessions_per_address, limits.sessions_window_seconds
+        )
+        self._openings = SlidingWindow(limits.connections_per_minute, 60.0)
+        self._upload_space = Budget(limits.upload_bytes_per_address)
+        self._last_pack: OrderedDict[str, float] = OrderedDict()  # conversation id -> when
+        self._packing = asyncio.Semaphore(PACKS_AT_ONCE)
         self.engine = engine
         self.desk = desk
         self.store = store
@@ -167,8 +192,10 @@ class WebChannel:
 
     async def serve(self, websocket: WebSocket) -> None:
         origin = websocket.headers.get("origin", "")
-        if not self.origin_allowed(origin):
-            # Closing before accepting answers the handshake with 403.
+        address = address_key(websocket.client.host if websocket.client else None)
+        if not self.origin_allowed(origin) or not self._openings.allow(address):
+            # Closing before accepting answers the handshake with 403: the cheapest refusal,
+            # for another origin, or a flood of sockets from one address.
             await websocket.close(code=1008)
             return
         await websocket.accept()
@@ -177,11 +204,20 @@ class WebChannel:
         link: _Link | None = None
         try:
             first = await asyncio.wait_for(_receive_frame(websocket), HELLO_SECONDS)
+            if (
+                isinstance(first, dict)
+                and first.get("t") == "new"
+                and _signed_new(first, nonce)  # only real new sessions count
+                and not self._new_sessions.allow(address)
+            ):
+                await self._limited(websocket)
+                return
             link = await self._open(websocket, first, nonce, origin)
             if link is None:
                 await _send(websocket, {"t": "denied"})
                 await websocket.close(code=CLOSE_DENIED)
                 return
+            link.address = address
             await self._conversation(link)
         except (WebSocketDisconnect, TimeoutError):
             pass
@@ -250,7 +286,19 @@ class WebChannel:
     async def _conversation(self, link: _Link) -> None:
         websocket = link.websocket
         while True:
-            frame = await asyncio.wait_for(_receive_frame(websocket), IDLE_SECONDS)
+            waiting = link.upload
+            try:
+                frame = await asyncio.wait_for(
+                    _receive_frame(websocket),
+                    IDLE_SECONDS if waiting is None else self.limits.upload_chunk_seconds,
+                )
+            except TimeoutError:
+                if waiting is None:
+                    raise
+                # A file that stopped arriving gives its reserved space back.
+                self._drop_upload(link)
+                await _send(websocket, {"t": "error", "code": "upload_timeout", "id": waiting.id})
+                continue
             if frame is None:
                 await _send(websocket, {"t": "error", "code": "bad_frame"})
                 continue
@@ -263,9 +311,7 @@ class WebChannel:
                 await _send(websocket, {"t": "pong"})
                 continue
             if kind == "getpack":
-                now = asyncio.get_running_loop().time()
-                if now - link.last_pack >= PACK_EVERY_SECONDS:  # each pack is built in memory
-                    link.last_pack = now
+                if self._pack_due(link.session.conversation_id):  # each is built in memory
                     await self._send_pack(link)
                 continue
             cid = client_id(frame)
@@ -339,21 +385,104 @@ class WebChannel:
             await self._handle_upload(link, cid, Attachment(name, b"", declared_size=size))
             return
         self._drop_upload(link)
-        if self._uploading + size > UPLOADING_BUDGET:
+        # Space is reserved only when the bot has asked for evidence, so idle sockets that
+        # declare files elsewhere hold nothing; and per address, so one client can't take it all.
+        if not await self._asked_for_files(link.session.conversation_id):
+            await _send(link.websocket, {"t": "error", "code": "not_now", "id": cid})
+            return
+        if self._uploading + size > UPLOADING_BUDGET or not self._upload_space.reserve(
+            link.address, size
+        ):
             await _send(link.websocket, {"t": "error", "code": "busy", "id": cid})
             return
         self._uploading += size
-        link.upload = _Upload(cid, name, size)
+        link.upload = _Upload(cid, name, size, link.address)
+
+    async def _asked_for_files(self, conversation_id: str) -> bool:
+        """Whether the conversation is at a step that asks for files (never for under-18s)."""
+        conversation = await self.engine.repository.load(conversation_id)
+        if conversation is None:
+            return False
+        try:
+            spec = self.engine.flows[conversation.flow].state(conversation.state)
+        except (KeyError, ValueError):
+            return False
+        return bool(spec.upload and spec.collect) and not young(conversation.profile)
 
     def _drop_upload(self, link: _Link) -> None:
         if link.upload is not None:
             self._uploading -= link.upload.size
+            self._upload_space.release(link.upload.address, link.upload.size)
             link.upload = None
+
+    def _pack_due(self, conversation_id: str) -> bool:
+        """At most one pack per conversation every PACK_EVERY_SECONDS, whichever socket asks."""
+        now = asyncio.get_running_loop().time()
+        while self._last_pack:
+            oldest, at = next(iter(self._last_pack.items()))
+            if now - at < PACK_EVERY_SECONDS:
+                break
+            del self._last_pack[oldest]
+        if conversation_id in self._last_pack:
+            return False
+        self._last_pack[conversation_id] = now
+        return True
+
+    async def _limited(self, websocket: WebSocket) -> None:
+        """Too many new sessions from this address: nothing is stored and no case is opened,
+        but the person is answered kindly, and crisis words still get the crisis answer."""
+        await _send(websocket, {"t": "limited"})
+        await _send(websocket, {**self._limited_say(), "seq": 0})
+        for _ in range(LIMITED_FRAMES):
+            frame = await asyncio.wait_for(_receive_frame(websocket), HELLO_SECONDS * 4)
+            if not isinstance(frame, dict):
+                continue
+            if frame.get("t") == "ping":
+                await _send(websocket, {"t": "pong"})
+                continue
+            text = frame.get("text")
+            cid = client_id(frame)
+            if frame.get("t") != "text" or not isinstance(text, str) or cid is None:
+                continue
+            words = text[: self.engine.max_text_chars]  # read as the engine would, no further
+            event = Inbound(CHANNEL, "limited", f"limited:{cid}", EventKind.TEXT, words)
+            try:
+                effects = self.engine.crisis_fallback(event)
+            except Exception as exc:  # the type only: never the person's words
+                log.error("crisis check failed (%s)", type(exc).__name__)
+                effects = ()
+            frames = frames_for(effects) if effects else [self._limited_say()]
+            for out in frames:
+                await _send(websocket, {**out, "pause": 0, "seq": 0})
+            await _send(websocket, {"t": "ack", "id": cid})
+        await websocket.close(code=CLOSE_LIMITED)
+
+    def _limited_say(self) -> Frame:
+        lines = self.engine.presenter.lines(
+            ("crisis",),
+            self.engine.default_locale,
+            Profile(),
+            self.engine.clock(),
+            open_only=True,
+            limit=2,
+        )
+        return {
+            "t": "say",
+            "text": "\n".join([LIMITED_TEXT, *lines]),
+            "kind": "notice",
+            "pause": 0,
+        }
 
     async def _chunk(self, link: _Link, data: bytes) -> bool:
         upload = link.upload
         if upload is None:
             return False
+        if len(upload.data) + len(data) > upload.size:
+            # More than it said: never buffered, answered as too big.
+            self._drop_upload(link)
+            attachment = Attachment(upload.name, b"", declared_size=len(upload.data) + len(data))
+            await self._handle_upload(link, upload.id, attachment)
+            return True
         upload.data += data
         if len(upload.data) < upload.size:
             return True
@@ -433,7 +562,8 @@ class WebChannel:
             await _send(link.websocket, {**frame, "pause": 0, "seq": 0})
 
     async def _send_pack(self, link: _Link) -> None:
-        pack = await self.engine.export_pack(link.session.conversation_id)
+        async with self._packing:
+            pack = await self.engine.export_pack(link.session.conversation_id)
         if pack is None:
             await _send(link.websocket, {"t": "error", "code": "no_pack"})
             return
@@ -483,6 +613,11 @@ def service_numbers(engine: Engine) -> dict[str, list[str]]:
             elif kind.startswith("sms"):
                 sms.add(value)
     return {"tel": sorted(tel), "sms": sorted(sms)}
+
+
+def _signed_new(frame: Frame, nonce: str) -> bool:
+    key = b64decode(frame.get("key"))
+    return key is not None and verify(key, b64decode(frame.get("sig")), connect_message(nonce))
 
 
 async def _receive_frame(websocket: WebSocket) -> Frame | bytes | None:
