@@ -84,6 +84,10 @@ def start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
         "SUPPORTBOT_DATA_DIR": str(data_dir),
         "SUPPORTBOT_DATABASE_URL": "",
         "SUPPORTBOT_SECRET_KEY": "",
+        # Every simulated person comes from 127.0.0.1: lift the per-address abuse limits.
+        "SUPPORTBOT_WEB_SESSIONS_PER_ADDRESS": "1000000",
+        "SUPPORTBOT_WEB_CONNECTIONS_PER_MINUTE": "1000000",
+        "SUPPORTBOT_WEB_UPLOAD_MB_PER_ADDRESS": "100000",
         # Settings.origins() allows http://127.0.0.1:<SUPPORTBOT_PORT>, not --port's.
         "SUPPORTBOT_HOST": "127.0.0.1",
         "SUPPORTBOT_PORT": str(port),

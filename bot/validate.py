@@ -102,6 +102,7 @@ ENGINE_KEYS = (
     "sys.feelings",
     "sys.nation_optional",
     "sys.thanks_then",
+    "sys.limited",
     "evidence.how_to_finish",
     "sys.reask_twice",
     "sys.opt_human",

@@ -57,11 +57,6 @@ CLOSE_FORGOTTEN = 4000
 CLOSE_LIMITED = 4429
 LIMITED_FRAMES = 20  # messages a limited socket is answered before it closes
 # For a client that started too many sessions; the crisis lines open now follow it.
-LIMITED_TEXT = (
-    "A lot of chats have started from your connection, so I can't start a new one just now. "
-    "Please try again in a little while. If you are in danger now, call 999. These lines "
-    "can help you now:"
-)
 IDLE_SECONDS = 1800.0  # a silent socket is closed; the widget reconnects when it needs to
 UPLOADING_BUDGET = 256 * 1024 * 1024  # bytes of files being received at once, whole server
 PACK_EVERY_SECONDS = 10.0  # per conversation, across reconnects
@@ -458,9 +453,10 @@ class WebChannel:
         await websocket.close(code=CLOSE_LIMITED)
 
     def _limited_say(self) -> Frame:
+        locale = self.engine.default_locale
         lines = self.engine.presenter.lines(
             ("crisis",),
-            self.engine.default_locale,
+            locale,
             Profile(),
             self.engine.clock(),
             open_only=True,
@@ -468,7 +464,9 @@ class WebChannel:
         )
         return {
             "t": "say",
-            "text": "\n".join([LIMITED_TEXT, *lines]),
+            "text": "\n".join(
+                [self.engine.renderer.text(locale, "sys.limited", Profile()), *lines]
+            ),
             "kind": "notice",
             "pause": 0,
         }
