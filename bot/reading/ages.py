@@ -94,6 +94,8 @@ class Ages:
         if number is None:
             return None
         value, used, glued = number
+        if value < MIN_AGE or MAX_AGE < value < 1000:
+            return None  # never an age (read() keeps MIN_AGE..MAX_AGE only): no context needed
         before = tokens[i - 1] if i else ""
         if before in CURRENCY:
             return None

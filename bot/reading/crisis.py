@@ -99,6 +99,17 @@ def _walk(tokens: list[str], pos: int, step: int, slots: tuple[Slot, ...], k: in
     return _walk(tokens, pos, step, slots, k + 1) if kind == _OPT else None
 
 
+def _shared_neighbours(index: dict[str, list[_Pattern]], side: str) -> dict[str, frozenset[str]]:
+    """Anchor -> the words one of which every cue on it needs on that side (anchors with a cue
+    that needs none are left out)."""
+    out: dict[str, frozenset[str]] = {}
+    for anchor, patterns in index.items():
+        needs = [getattr(pattern, side) for pattern in patterns]
+        if all(words is not None for words in needs):
+            out[anchor] = frozenset().union(*needs)
+    return out
+
+
 def _two_kinds(concerns: list[tuple[str, int, int]]) -> bool:
     """Two concerns of different kinds in separate words (not one phrase read twice)."""
     return any(a[0] != b[0] and (a[2] <= b[1] or b[2] <= a[1]) for a in concerns for b in concerns)
@@ -141,6 +152,13 @@ class CrisisReader:
                 vocabulary.update(w for _, words in slots for w in words)
                 self._add(slots, cue, phrase)
         self._rewrite = self._rewrites(data, spellings, vocabulary | groups.keys())
+        # Raw words rewritten to more (or fewer) than one word ("im" -> "i am"): only with one of
+        # them in a message is it joined and split again.
+        self._resplit = frozenset(k for k, v in self._rewrite.items() if v.split() != [v])
+        # Per anchor, the words every one of its cues needs just after (or before) it: one set
+        # look-up rejects the anchor ("on", "live" in ordinary text) without trying each cue.
+        self._needs_after = _shared_neighbours(self._index, "after")
+        self._needs_before = _shared_neighbours(self._index, "before")
         # Raw words that can lead to an anchor: a message with none of them is read at once.
         anchors = self._index.keys()
         self._relevant = frozenset(anchors) | {
@@ -236,12 +254,23 @@ class CrisisReader:
             return _NONE
         rewrite = self._rewrite
         # map() with dict.get keeps the per-word work in C; multi-word rewrites are re-split.
-        canon = " ".join(map(rewrite.get, tokens, tokens)).split()
+        if self._resplit.isdisjoint(tokens):
+            canon = list(map(rewrite.get, tokens, tokens))
+        else:
+            canon = " ".join(map(rewrite.get, tokens, tokens)).split()
         index = self._index
         found: list[tuple[int, int, _Pattern]] = []
         last = len(canon) - 1
+        needs_after, needs_before = self._needs_after, self._needs_before
         for i in compress(range(len(canon)), map(index.__contains__, canon)):
-            for pattern in index[canon[i]]:
+            word = canon[i]
+            after = needs_after.get(word)
+            if after is not None and (i == last or canon[i + 1] not in after):
+                continue
+            before = needs_before.get(word)
+            if before is not None and (i == 0 or canon[i - 1] not in before):
+                continue
+            for pattern in index[word]:
                 # Cheap neighbour checks first: most anchors in ordinary text fail right here.
                 if pattern.after is not None and (i == last or canon[i + 1] not in pattern.after):
                     continue

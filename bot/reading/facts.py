@@ -89,6 +89,11 @@ def _amount(tokens: Sequence[str], hits: Mapping[str, list[Hit]]) -> str:
 class FactReader:
     def __init__(self, lexicon: Lexicon, patterns: Patterns) -> None:
         self._patterns = patterns
+        self._paid_phrases = frozenset(
+            phrase
+            for phrase, weights in patterns.weights.items()
+            if weights.get("paid", 0) >= _PAID_WEIGHT
+        )
         self._platform_of = _canonical(lexicon.platforms)
         self._method_of = _canonical(lexicon.methods)
         self._needs_lead = frozenset(map(phrase_key, lexicon.platform_needs_lead))
@@ -106,9 +111,9 @@ class FactReader:
         return tuple(found)
 
     def _paid(self, tokens: Sequence[str], hits: Mapping[str, list[Hit]]) -> bool | None:
+        strong = self._paid_phrases
         for hit in hits.get("pattern", ()):
-            weight = self._patterns.weights.get(hit.phrase, {}).get("paid", 0)
-            if weight >= _PAID_WEIGHT and not self._patterns.negated(tokens, hit.start):
+            if hit.phrase in strong and not self._patterns.negated(tokens, hit.start):
                 return True
         return False if hits.get("not_paid") else None
 

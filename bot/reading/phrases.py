@@ -8,7 +8,8 @@ over the message here, so nothing can backtrack.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Set
-from itertools import compress, pairwise
+from functools import partial
+from itertools import compress, count, pairwise
 from typing import NamedTuple
 
 from bot.reading.text import MAX_READ
@@ -52,6 +53,11 @@ class Hit(NamedTuple):
     phrase: str  # the lexicon key that matched
 
 
+# Hits made in C, a list at a time (Hit(...) goes through a Python-level __new__).
+_hit = partial(tuple.__new__, Hit)
+_NEXT = (1).__add__
+
+
 class _Node:
     __slots__ = ("children", "groups")
 
@@ -63,7 +69,11 @@ class _Node:
 class PhraseIndex:
     """Finds, for each group, the leftmost-longest non-overlapping phrases in a token list."""
 
-    def __init__(self, groups: Mapping[str, Iterable[str]]) -> None:
+    def __init__(
+        self, groups: Mapping[str, Iterable[str]], exact: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        """`groups` are lexicon phrases; `exact` are groups of single tokens taken as they are
+        (numbers: thousands of them, each found by the same one dict lookup per token)."""
         self._root = _Node()
         self._single: dict[str, frozenset[str]] = {}  # one-word phrase -> its groups
         self._pairs: set[tuple[str, str]] = set()  # the first two words of every longer phrase
@@ -80,31 +90,50 @@ class PhraseIndex:
                 for token in tokens:
                     node = node.children.setdefault(token, _Node())
                 node.groups.add(group)
+        for group, words in (exact or {}).items():
+            for word in words:
+                self._single[word] = self._single.get(word, frozenset()) | {group}
 
     def scan(self, tokens: Sequence[str]) -> dict[str, list[Hit]]:
-        hits: dict[str, list[Hit]] = {}
-        covered: dict[str, int] = {}  # per group: matches may not overlap within a group
-        count = len(tokens)
         # Half the words of a story start some phrase ("i", "a", "my"), few complete one. So
         # the positions worth a look are found in C (map, compress over one-word phrases and
-        # over pairs of words) and the Python loop below runs only there.
+        # over pairs of words), and a Python loop runs only where a longer phrase may start.
         singles = list(map(self._single.get, tokens))
-        pairs = list(map(self._pairs.__contains__, pairwise(tokens)))
-        starts = sorted({*compress(range(count), singles), *compress(range(count), pairs)})
+        longer = list(compress(count(), map(self._pairs.__contains__, pairwise(tokens))))
+        hits, blocked = self._longer(tokens, singles, longer) if longer else ({}, {})
+        # One-word phrases elsewhere: a hit each, unless a longer phrase of its group covers it.
+        positions: dict[str, list[int]] = {}
+        for start in compress(count(), singles):
+            for group in singles[start] or ():
+                positions.setdefault(group, []).append(start)
+        for group, starts in positions.items():
+            skip = blocked.get(group)
+            if skip:
+                starts = [start for start in starts if start not in skip]
+            ends, phrases = map(_NEXT, starts), map(tokens.__getitem__, starts)
+            found: list[Hit] = list(map(_hit, zip(starts, ends, phrases, strict=True)))
+            if group in hits:
+                found = sorted(hits[group] + found)  # starts differ: ordered by start alone
+            hits[group] = found
+        return hits
+
+    def _longer(
+        self, tokens: Sequence[str], singles: list[frozenset[str] | None], starts: list[int]
+    ) -> tuple[dict[str, list[Hit]], dict[str, set[int]]]:
+        """Hits from the positions where a longer phrase may start, and per group the positions
+        they take (a one-word phrase never overlaps anything later, so only these block)."""
+        hits: dict[str, list[Hit]] = {}
+        blocked: dict[str, set[int]] = {}
+        covered: dict[str, int] = {}  # per group: matches may not overlap within a group
+        total = len(tokens)
         root = self._root.children
         for start in starts:
             single = singles[start]
-            if start >= len(pairs) or not pairs[start]:
-                # The common case: a one-word phrase and nothing longer from here.
-                for group in single or ():
-                    if covered.get(group, 0) <= start:
-                        covered[group] = start + 1
-                        hits.setdefault(group, []).append(Hit(start, start + 1, tokens[start]))
-                continue
+            singles[start] = None  # read here, with the longer phrases it competes with
             found: list[tuple[Set[str], int]] = [(single, start + 1)] if single else []
             node = root[tokens[start]]
             end = start + 1
-            while node.children and end < count:
+            while node.children and end < total:
                 following = node.children.get(tokens[end])
                 if following is None:
                     break
@@ -121,9 +150,10 @@ class PhraseIndex:
                     if covered.get(group, 0) > start:
                         continue
                     covered[group] = stop
+                    blocked.setdefault(group, set()).update(range(start, stop))
                     phrase = tokens[start] if stop == start + 1 else " ".join(tokens[start:stop])
                     hits.setdefault(group, []).append(Hit(start, stop, phrase))
-        return hits
+        return hits, blocked
 
 
 class PhraseSet:

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
 from pathlib import Path
 
-from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.directory import band_for_age
@@ -81,6 +79,17 @@ def _allowed_distance(length: int) -> int:
     return 1 if length < 8 else 2
 
 
+def _nearest(token: str, choices: list[str], limit: int) -> str | None:
+    """The first of the closest choices within `limit` edits, as rapidfuzz's extractOne picks
+    it (the choices are a handful: a loop costs less than extractOne's own set-up)."""
+    best, best_distance = None, limit + 1
+    for choice in choices:
+        distance = OSA.distance(token, choice, score_cutoff=limit)
+        if distance < best_distance:
+            best, best_distance = choice, distance
+    return best
+
+
 class SlotReader:
     def __init__(self, lexicon: Lexicon) -> None:
         self._ages = Ages(lexicon)
@@ -99,15 +108,24 @@ class SlotReader:
         }
         known = {t for phrases in groups.values() for p in phrases for t in phrase_key(p).split()}
         groups["currency"] = ["£", "$", "€"]
-        self._index = PhraseIndex(groups)
-        # Number tokens ("15", "15yo", "2k", "fifteen") are one-word and many: a set of strings
-        # (checked in C, and nothing for the garbage collector to walk) rather than trie nodes.
-        self._numbers = frozenset(number_phrases(lexicon))
+        # Number tokens ("15", "15yo", "2k", "fifteen") are one-word and many: found as tokens
+        # (by the same dict lookup as one-word phrases), never as trie nodes.
+        self._index = PhraseIndex(groups, {"number": number_phrases(lexicon)})
         known |= {phrase_key(w) for w in lexicon.common_words}
         self._known = frozenset(known)
         self._targets: dict[str, list[str]] = {}
         for target in map(phrase_key, lexicon.fuzzy_targets):
             self._targets.setdefault(target[0], []).append(target)
+        # Same first letter and a near length: a cheap filter before the edit distance, made
+        # once per (letter, length) rather than once per word.
+        self._choices: dict[tuple[str, int], list[str]] = {}
+        longest = max((len(t) for ts in self._targets.values() for t in ts), default=0)
+        for letter, targets in self._targets.items():
+            for length in range(FUZZY_MIN_LENGTH, longest + 3):
+                limit = _allowed_distance(length)
+                near = [t for t in targets if abs(len(t) - length) <= limit]
+                if near:
+                    self._choices[letter, length] = near
         self._agree = PhraseSet(lexicon.agree)
         self._refuse = PhraseSet(lexicon.refuse)
         self._done = PhraseSet(lexicon.done)
@@ -125,35 +143,36 @@ class SlotReader:
     def _corrected(self, tokens: list[str]) -> list[str]:
         # Each distinct word once, in the order written (so the lookup cap is deterministic),
         # and only unknown words long enough to be a misspelling.
-        known = self._known
-        unknown = [
+        targets = self._targets
+        # Most stories are all known words: one set difference (in C) settles it.
+        unknown_set = {
             t
-            for t in dict.fromkeys(tokens)
-            if t not in known and len(t) >= FUZZY_MIN_LENGTH and t[0] in self._targets
-        ]
+            for t in set(tokens).difference(self._known)
+            if len(t) >= FUZZY_MIN_LENGTH and t[0] in targets
+        }
+        if not unknown_set:
+            return tokens
+        unknown = list(dict.fromkeys(filter(unknown_set.__contains__, tokens)))
         corrections: dict[str, str] = {}
         lookups = 0
         for token in unknown:
-            limit = _allowed_distance(len(token))
-            # Same first letter and a near length: a cheap filter before the edit distance.
-            choices = [t for t in self._targets[token[0]] if abs(len(t) - len(token)) <= limit]
+            choices = self._choices.get((token[0], len(token)))
             if not choices or not token.isalpha():
                 continue
             lookups += 1
             if lookups > MAX_FUZZY_LOOKUPS:
                 break
-            best = process.extractOne(token, choices, scorer=OSA.distance, score_cutoff=limit)
+            best = _nearest(token, choices, _allowed_distance(len(token)))
             if best is not None:
-                corrections[token] = best[0]
+                corrections[token] = best
         if not corrections:
             return tokens
-        return [corrections.get(t, t) for t in tokens]
+        return list(map(corrections.get, tokens, tokens))
 
     def _scan_uncached(self, folded: str) -> _Scan:
         tokens = self._corrected(tokenise(folded))
         hits = self._index.scan(tokens)
-        positions = compress(range(len(tokens)), map(self._numbers.__contains__, tokens))
-        hits["number"] = [Hit(i, i + 1, tokens[i]) for i in positions]
+        hits.setdefault("number", [])
         return _Scan(tuple(tokens), hits)
 
     # --- slots ------------------------------------------------------------------------------
