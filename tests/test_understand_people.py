@@ -477,3 +477,26 @@ async def test_a_phone_number_typed_early_is_kept(person: Person) -> None:
     )
     assert conversation is not None and conversation.evidence_count == 1
     assert any(i["kind"] == "phone" for i in conversation.indicators)
+
+
+@pytest.mark.parametrize(
+    "words", ["their snap is jess_15", "their instagram is @fake_girl_22", "his user is dave99"]
+)
+async def test_numbers_in_usernames_are_not_ages(person: Person, words: str) -> None:
+    await person.say("im 30 from leeds")
+    await person.say(words)
+    conversation = await person.engine.repository.load(
+        person.engine.keyring.conversation_id("test:person-1")
+    )
+    assert conversation is not None and conversation.profile.age == 30
+
+
+async def test_a_child_telling_it_all_at_once_hears_dont_send_more_first(
+    person: Person, engine: Engine
+) -> None:
+    reply = await person.say(
+        "im 12 and someone on roblox says they will post my pics unless i send more"
+    )
+    warning = t(engine, "sys.dont_send_more", Profile(age=12, age_band="under_13"))
+    assert warning in reply.texts
+    assert reply.texts.count(warning) == 1

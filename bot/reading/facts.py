@@ -133,9 +133,9 @@ class FactReader:
         return phrases[0].phrase if phrases else ""
 
     def read(self, tokens: Sequence[str], hits: Mapping[str, list[Hit]]) -> Facts:
-        send_more = any(
-            not self._patterns.negated(tokens, hit.start) for hit in hits.get("send_more", ())
-        )
+        # Never negated: "unless I send more", "if I don't send more", "I won't send more" all
+        # say the same thing, that they are demanding more (the negators are for paid/shared).
+        send_more = bool(hits.get("send_more"))
         methods = dict.fromkeys(self._method_of[hit.phrase] for hit in hits.get("method", ()))
         return Facts(
             platforms=self._platforms(tokens, hits.get("platform", ())),

@@ -173,10 +173,12 @@ class QuestionBook:
         query = {index.repair(term) for term in index.terms(folded, MAX_QUERY_TOKENS)}
         if not query:
             return []
-        query_mass = sum(index.idf.get(term, index.unknown_idf) for term in query)
+        # Sorted: float sums in a set's order would differ with the hash seed, and so would ties.
+        terms = sorted(query)
+        query_mass = sum(index.idf.get(term, index.unknown_idf) for term in terms)
         bm25: dict[int, float] = {}
         shared: dict[int, float] = {}
-        for term in query:
+        for term in terms:
             idf = index.idf.get(term)
             if idf is None:
                 continue

@@ -178,7 +178,7 @@ class SlotReader:
     # --- slots ------------------------------------------------------------------------------
 
     def age(self, folded: str) -> AgeReading | None:
-        scan = self._scan(folded)
+        scan = self._scan(_without_handles(folded))
         hits = scan.hits
         found = self._ages.read(scan.tokens, hits.get("number", ()), hits.get("age_word", ()))
         if found is None:
@@ -248,3 +248,21 @@ class SlotReader:
 def _load(path: Path) -> SlotReader:
     """One reader per lexicon file per process (building the gazetteer takes ~0.3 s)."""
     return SlotReader(load_lexicon(path))
+
+
+def _without_handles(folded: str) -> str:
+    """Usernames are not ages: "jess_15", "@fake_girl_22", "dave99" keep their numbers out.
+    ("15m" and "15yo" start with the number; "s4", "year10", "aged15" are school years or ages.)"""
+    words = folded.split()
+    if not any(_handle(word) for word in words):
+        return folded
+    return " ".join("handle" if _handle(word) else word for word in words)
+
+
+def _handle(word: str) -> bool:
+    if "_" in word or "@" in word or "#" in word:
+        return True
+    if not (word[0].isalpha() and word[-1].isdigit()):
+        return False
+    letters = word.rstrip("0123456789")
+    return len(letters) >= 3 and letters not in ("year", "yr", "yrs", "age", "aged")
