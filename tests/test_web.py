@@ -143,6 +143,17 @@ async def _assert_left(page: Page, server: Server, site: StaticSite, entries: in
     # Back goes to whatever came before the chat page, never to the chat.
     await page.go_back()
     assert "host.html" not in page.url
+    await _assert_frame_storage_empty(page, server)
+
+
+async def _assert_frame_storage_empty(page: Page, server: Server) -> None:
+    """Nothing left in the frame origin's storage either: no token, no key, no database. (The
+    host and the server share a site, 127.0.0.1, so a page of the server's own in the same tab
+    sees the frame's partition.)"""
+    await page.goto(f"{server.url}/healthz")
+    assert await page.evaluate("sessionStorage.length") == 0
+    assert await page.evaluate("localStorage.length") == 0
+    assert await page.evaluate("indexedDB.databases().then(d => d.map(x => x.name))") == []
 
 
 async def test_quick_exit_by_button(browser: Browser, server: Server, site: StaticSite) -> None:
@@ -210,9 +221,7 @@ async def test_keyboard_only(browser: Browser, server: Server, site: StaticSite)
     await widget.wait_choices()
     # Shift+Tab back from the text box lands on the option; Enter picks it.
     await page.keyboard.press("Shift+Tab")
-    focused = await page.evaluate(
-        "() => document.querySelector('[data-supportbot]').shadowRoot.activeElement.textContent"
-    )
+    focused = await (await widget.frame()).evaluate("() => document.activeElement.textContent")
     assert focused == "OK, let's start"
     outline = await widget.part(".choice").first.evaluate("b => getComputedStyle(b).outlineStyle")
     assert outline == "solid"  # focus is visible
@@ -233,8 +242,12 @@ async def test_accessibility_scan_has_no_violations(
     await widget.open()
     await widget.tap("start")
     await widget.wait_choices()
-    results = await Axe().run(page, context={"include": [["[data-supportbot]"]]})
-    violations = results.response["violations"]
+    # The chat's own document, in its frame, and the frame element on the host page (its title).
+    inside = await Axe().run(await widget.frame())
+    outside = await Axe().run(
+        page, context={"include": [["iframe[data-supportbot]"]]}, options={"iframes": False}
+    )
+    violations = inside.response["violations"] + outside.response["violations"]
     assert violations == [], json.dumps(
         [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations], indent=1
     )
@@ -268,17 +281,20 @@ async def test_a_copied_token_opens_nothing_in_another_context(
 ) -> None:
     _, widget = await demo(browser, server, site)
     await _chat_a_little(widget)
-    stored = json.loads(next(iter((await widget.session_storage()).values())))
+    # Read with Playwright's privileges: no script on the host page can (test_widget_isolation).
+    stored = json.loads((await widget.session_storage())["supportbot"])
     token = stored["token"]
-    # Another browser context on the same page, with the token copied into its sessionStorage
-    # (but not the key that started the session): the widget is refused and starts afresh.
+    # Another browser context on the same page, with the token (and the id of the first tab's
+    # key) copied into the frame's sessionStorage, but not the key itself, which cannot be
+    # exported: the widget is refused and starts afresh.
     other = await browser.new_context()
     thief = await other.new_page()
     await thief.goto(host_page(site, server))
-    key = f"supportbot:{server.url}"
-    await thief.evaluate(
-        "([k, t]) => sessionStorage.setItem(k, JSON.stringify({token: t, open: true}))",
-        [key, token],
+    theirs = Widget(thief)
+    await theirs.part(".launcher").wait_for()
+    await (await theirs.frame()).evaluate(
+        "s => sessionStorage.setItem('supportbot', JSON.stringify(s))",
+        {"token": token, "keyId": stored["keyId"], "open": True},
     )
     await thief.reload()
     theirs = Widget(thief)

@@ -36,8 +36,17 @@ from bot.console.web import ConsoleApp, new_login_key
 from bot.console.web import routes as console_routes
 from bot.engine import Engine
 from bot.storage.sqlite import SqliteRepository
-from bot.web.security import SecurityHeaders
-from bot.web.widget import STATIC, build_demo, build_widget
+from bot.web.security import SecurityHeaders, frame_csp
+from bot.web.widget import (
+    FRAME_PATH,
+    STATIC,
+    build_demo,
+    build_frame_page,
+    build_frame_script,
+    build_widget,
+    embedding_origin,
+    frame_locale,
+)
 
 if TYPE_CHECKING:
     from bot.channels.telegram.channel import TelegramChannel
@@ -116,6 +125,11 @@ def create_app(settings: Settings) -> Starlette:
             await web.recover()
             app.state.web = web
             app.state.widget = build_widget(engine.renderer.texts)
+            app.state.frame_script = build_frame_script(engine.renderer.texts)
+            app.state.frame_pages = {
+                locale: build_frame_page(engine.renderer.texts, locale)
+                for locale in engine.renderer.texts.locales
+            }
             app.state.demo = build_demo(engine.renderer.texts, settings.own_url())
             if settings.telegram_bot_token:
                 from bot.channels.telegram.factory import make_channel
@@ -157,6 +171,38 @@ def create_app(settings: Settings) -> Starlette:
                 "cache-control": "public, max-age=300",
                 "cross-origin-resource-policy": "cross-origin",
             },
+        )
+
+    async def frame_page(request: Request) -> Response:
+        """The chat's own page, framed by the loader. Only the host page's origin, if allowed,
+        may frame it (CSP frame-ancestors); any other page, or a page claiming another's origin,
+        gets nothing it can show."""
+        host = embedding_origin(request.query_params.get("host", ""), settings.origins())
+        if host is None:
+            return PlainTextResponse(
+                "This page may not be shown here.\n",
+                status_code=403,
+                headers={"content-security-policy": frame_csp("'none'")},
+            )
+        texts = request.app.state.engine.renderer.texts
+        locale = frame_locale(texts, request.query_params.get("locale", ""))
+        return HTMLResponse(
+            request.app.state.frame_pages[locale],
+            headers={"cache-control": "no-store", "content-security-policy": frame_csp(host)},
+        )
+
+    async def frame_script(request: Request) -> Response:
+        return Response(
+            request.app.state.frame_script,
+            media_type="text/javascript; charset=utf-8",
+            headers={"cache-control": "public, max-age=300"},
+        )
+
+    async def frame_css(request: Request) -> Response:
+        return Response(
+            (STATIC / "frame.css").read_bytes(),
+            media_type="text/css; charset=utf-8",
+            headers={"cache-control": "public, max-age=300"},
         )
 
     async def demo_css(request: Request) -> Response:
@@ -213,6 +259,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", health),
         Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/widget.js", widget),
+        Route(FRAME_PATH, frame_page),
+        Route(FRAME_PATH + ".js", frame_script),
+        Route(FRAME_PATH + ".css", frame_css),
         WebSocketRoute("/ws", socket),
         Route("/api/forget", forget, methods=["POST"]),
         Route("/static/demo.css", demo_css),

@@ -23,6 +23,12 @@ def csp(frame_ancestors: str) -> str:
     )
 
 
+def frame_csp(host_origin: str) -> str:
+    """The widget frame's page: framed only by the one host page origin the loader stated (and
+    the server allows); every other page of this server keeps its own frame-ancestors."""
+    return csp(host_origin)
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, frame_ancestors: str = "'none'") -> None:
         self.app = app

@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Locator, Page
+from playwright.async_api import Frame, Locator, Page
 
 from tests.auxil.chat import toward_goodbye
 
@@ -137,14 +137,22 @@ class StaticSite:
 
 
 class Widget:
-    """The widget on a page, found through its open shadow root (Playwright's CSS pierces it)."""
+    """The widget on a page: the loader's iframe, and the chat inside it (served from the bot's
+    own origin). Playwright drives the frame; the host page's scripts cannot."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.root = page.locator("[data-supportbot]")
+        self.element = page.locator("iframe[data-supportbot]")
+        self.root = page.frame_locator("iframe[data-supportbot]")
 
     def part(self, selector: str) -> Locator:
         return self.root.locator(selector)
+
+    async def frame(self) -> Frame:
+        handle = await self.element.element_handle()
+        frame = await handle.content_frame()
+        assert frame is not None
+        return frame
 
     async def open(self) -> None:
         await self.part(".launcher").click()
@@ -185,7 +193,8 @@ class Widget:
         await self.part(".send").click()
 
     async def session_storage(self) -> dict[str, str]:
-        result: dict[str, str] = await self.page.evaluate(
+        """The frame origin's sessionStorage (read with Playwright's privileges)."""
+        result: dict[str, str] = await (await self.frame()).evaluate(
             "() => Object.fromEntries(Object.entries(sessionStorage))"
         )
         return result
