@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket
 from bot.app import channel_store, running_engine
 from bot.channels.web import CHANNEL as CHANNEL_WEB
 from bot.channels.web import WebChannel
+from bot.channels.web.limits import WebLimits
 from bot.channels.web.proof import b64decode
 from bot.channels.web.store import WebStore
 from bot.config import Settings
@@ -120,7 +121,13 @@ def create_app(settings: Settings) -> Starlette:
             repository.on_erase = desk.erased
             engine.staffed = lambda: desk.online > 0
             app.state.console = console
-            web = WebChannel(engine, WebStore(repository), origins=settings.origins(), desk=desk)
+            web = WebChannel(
+                engine,
+                WebStore(repository),
+                origins=settings.origins(),
+                desk=desk,
+                limits=WebLimits.from_settings(settings),
+            )
             desk.register(CHANNEL_WEB, web.deliver)
             await web.recover()
             app.state.web = web
@@ -158,6 +165,7 @@ def create_app(settings: Settings) -> Starlette:
                     await purge
                 if app.state.channel is not None:
                     await app.state.channel.stop()
+                await desk.close()
 
     async def home(request: Request) -> Response:
         return HTMLResponse(request.app.state.demo, headers={"cache-control": "no-store"})

@@ -430,6 +430,11 @@
         if (leaving || event.code === 4000) return;
         if (event.code === 4401) return restart();
         if (event.code === 4409) return; // this session was opened in a newer connection
+        if (event.code === 4429) { // limited: try again much later, not in a tight loop
+          status.textContent = ui.reconnecting;
+          setTimeout(connect, 60000 + Math.random() * 5000);
+          return;
+        }
         status.textContent = ui.reconnecting;
         setTimeout(connect, backoff + Math.random() * 250);
         backoff = Math.min(backoff * 2, 8000);
@@ -466,9 +471,14 @@
       pending = pending.filter(function (item) { return item.frame.id !== frame.id; });
     } else if (frame.t === "packfile") {
       expectPack = true;
-    } else if (frame.t === "error" && frame.code === "busy") {
+    } else if (frame.t === "limited") {
+      // Too many chats from this connection: nothing is stored, but typed words still get an
+      // answer (the crisis lines when they are needed).
+      opened();
+      pending.forEach(function (item) { transmit(item); });
+    } else if (frame.t === "error" && (frame.code === "busy" || frame.code === "not_now" || frame.code === "upload_timeout")) {
       pending = pending.filter(function (item) { return item.frame.id !== frame.id; });
-      status.textContent = ui.busy;
+      status.textContent = frame.code === "busy" ? ui.busy : frame.code === "not_now" ? ui.upload_not_now : ui.upload_timeout;
     } else if (frame.t === "pong" || frame.t === "error") {
       /* nothing to show: a bad frame came from us, not the person */
     } else {
