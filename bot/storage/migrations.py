@@ -202,6 +202,9 @@ PERSONAL_TABLES: dict[str, str] = {
     "cases": "conversation_id",
     "case_notes": "conversation_id",
     "relay": "conversation_id",
+    # Telegram message ids per conversation (for quick exit's deletion): no words, but they say
+    # who wrote to the bot and when, so they go with everything else.
+    "channel_messages": "conversation_id",
     "conversations": "id",
 }
 

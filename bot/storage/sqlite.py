@@ -84,6 +84,7 @@ class _Plan:
     evidence: dict[str, list[NewEvidence]] = field(default_factory=dict)
     drop_files: set[str] = field(default_factory=set)
     outbox: list[tuple[str, str, float, bytes]] = field(default_factory=list)
+    names: dict[str, bytes] = field(default_factory=dict)  # evidence id -> sealed file name
     # Anonymous counts for the dashboard: (day, metric, key) -> n.
     stats: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
@@ -150,9 +151,34 @@ class _Inflight:
         return {key for key, _ in self.plan.inbox}
 
 
-class _EarlierBatchFailed(RuntimeError):
-    def __init__(self) -> None:
-        super().__init__("not stored: the batch before it failed to commit")
+# SQLite's primary result codes for a database that is busy for a moment (another connection
+# checkpointing, recovering the WAL after a crash, or writing): such a write is tried again.
+_TRANSIENT = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+# ... and for a database that can take no write at all (full disk, I/O error, read-only): every
+# event of a batch would fail the same way, so trying them one by one is no use.
+_WHOLE_DATABASE = {8, 10, 13, 14}  # READONLY, IOERR, FULL, CANTOPEN
+RETRIES = 6
+RETRY_FIRST_DELAY = 0.05  # seconds, doubled after each try
+
+
+def _primary_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _transient(exc: BaseException) -> bool:
+    return _primary_code(exc) in _TRANSIENT
+
+
+def _error_name(exc: BaseException) -> str:
+    """For logs: the exception's type and SQLite's code name (never a value from a row)."""
+    name = getattr(exc, "sqlite_errorname", None)
+    return f"{type(exc).__name__}/{name}" if name else type(exc).__name__
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8 that cannot fail: a lone surrogate (valid JSON, invalid Unicode) becomes '?'."""
+    return text.encode("utf-8", "replace")
 
 
 class SqliteRepository:
@@ -272,9 +298,9 @@ class SqliteRepository:
                 batch.append(more)
             prepared = await self._prepare(batch, inflight)
             if inflight is not None and not await self._settle(inflight):
-                inflight = None
-                self._fail(prepared.batch, _EarlierBatchFailed())
-                continue
+                # The batch before did not commit as decided (its events were then stored one
+                # by one, or failed): decide this one again on what is really stored.
+                prepared = await self._prepare(batch, None)
             inflight = prepared
             if prepared.plan.inbox:
                 prepared.task = asyncio.create_task(self._write(self._conn, prepared.plan))
@@ -283,31 +309,43 @@ class SqliteRepository:
         """Consecutive writes share one commit; each runs in its own savepoint, so a failing
         one is undone alone and the others still commit."""
         db = self._conn
-        results: list[tuple[_Call, Any, BaseException | None]] = []
-        try:
-            if not db.in_transaction:
-                await db.execute("BEGIN IMMEDIATE")
-            for job in calls:
-                await db.execute("SAVEPOINT call")
-                try:
-                    result = await job.work(db)
-                except Exception as exc:
-                    await db.execute("ROLLBACK TO call")
-                    results.append((job, None, exc))
-                else:
-                    results.append((job, result, None))
-                await db.execute("RELEASE call")
-            await db.commit()
-        except BaseException as exc:
-            await db.rollback()
-            for job in calls:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(RETRIES + 1):
+            results: list[tuple[_Call, Any, BaseException | None]] = []
+            try:
+                if not db.in_transaction:
+                    await db.execute("BEGIN IMMEDIATE")
+                for job in calls:
+                    await db.execute("SAVEPOINT call")
+                    try:
+                        result = await job.work(db)
+                    except Exception as exc:
+                        if _transient(exc):
+                            raise  # the database was busy, not this call wrong: all again
+                        await db.execute("ROLLBACK TO call")
+                        results.append((job, None, exc))
+                    else:
+                        results.append((job, result, None))
+                    await db.execute("RELEASE call")
+                await db.commit()
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    await db.rollback()
+                if isinstance(exc, Exception) and _transient(exc) and attempt < RETRIES:
+                    log.warning("database busy (%s); trying again", _error_name(exc))
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                    continue
+                log.error("%d write(s) failed (%s)", len(calls), _error_name(exc))
+                for job in calls:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            break
         if any(job.checkpoint for job in calls):
-            await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._truncate_wal()
         for job, result, error in results:
             _resolve(job.future, result, error)
 
@@ -317,7 +355,12 @@ class SqliteRepository:
         cache: dict[str, dict[str, Any] | None] = dict.fromkeys(ids)
         seen: set[str] = set()
         # One round trip reads both the conversations and which events were already processed.
-        for row in await _read_batch(self._read, ids, list({job.event_key for job in batch})):
+        try:
+            rows = await self._read_retrying(ids, list({job.event_key for job in batch}))
+        except Exception as exc:  # nothing can be decided: these events fail, the writer goes on
+            log.error("reading a batch of %d events failed (%s)", len(batch), _error_name(exc))
+            return _Inflight(batch, [exc] * len(batch), _Plan())
+        for row in rows:
             if row[0] == "inbox":
                 seen.add(row[1])
             else:
@@ -335,21 +378,46 @@ class SqliteRepository:
             stored = cache[job.conversation_id]
             try:
                 decision = job.decide(conversation_from_dict(stored) if stored else None)
+                # Everything this event adds is encoded now, alone: an event that cannot be
+                # stored (say, a file name with a lone surrogate) fails here by itself instead
+                # of failing the whole batch's commit.
+                names = {
+                    item.id: self.sealer.seal(_utf8(item.name), f"n:{item.id}")
+                    for item in decision.evidence
+                }
+                outbox_row = None
+                if job.outbox is not None and decision.effects:
+                    blob = effects_codec.dumps(job.outbox, decision.effects)
+                    sealed = self.sealer.seal(blob, f"o:{job.event_key}")
+                    outbox_row = (job.event_key, job.conversation_id, now, sealed)
             except Exception as exc:  # this event fails alone; the rest of the batch goes on
+                log.warning("an event could not be decided or encoded (%s)", type(exc).__name__)
                 results.append(exc)
                 continue
             seen.add(job.event_key)
             plan.add(job.conversation_id, job.event_key, decision, now)
+            plan.names.update(names)
             if decision.handoffs:
                 self._handed_over.add(job.conversation_id)
             plan.count(stored, plan.final[job.conversation_id], decision.handoffs, now)
-            if job.outbox is not None and decision.effects:
-                blob = effects_codec.dumps(job.outbox, decision.effects)
-                sealed = self.sealer.seal(blob, f"o:{job.event_key}")
-                plan.outbox.append((job.event_key, job.conversation_id, now, sealed))
+            if outbox_row is not None:
+                plan.outbox.append(outbox_row)
             cache[job.conversation_id] = plan.final[job.conversation_id]
             results.append(Outcome(tuple(decision.effects)))
         return _Inflight(batch, results, plan)
+
+    async def _read_retrying(self, ids: list[str], event_keys: list[str]) -> list[Any]:
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(RETRIES + 1):
+            try:
+                return await _read_batch(self._read, ids, event_keys)
+            except Exception as exc:
+                if not _transient(exc) or attempt == RETRIES:
+                    raise
+                log.warning("database busy for a read (%s); trying again", _error_name(exc))
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
 
     async def _settle(self, inflight: _Inflight) -> bool:
         """Wait for a batch's commit, then answer its callers. False if it failed."""
@@ -357,10 +425,22 @@ class SqliteRepository:
             if inflight.task is not None:
                 await inflight.task
         except Exception as exc:
-            log.error(
-                "a batch of %d events failed to commit; none were stored", len(inflight.batch)
-            )
-            self._fail(inflight.batch, exc)
+            if len(inflight.batch) > 1 and _primary_code(exc) not in _WHOLE_DATABASE:
+                # Something in one event broke the batch: each event is decided and written
+                # again by itself, so that one fails alone and everyone else's message is kept.
+                log.error(
+                    "a batch of %d events failed to commit (%s); storing them one by one",
+                    len(inflight.batch),
+                    _error_name(exc),
+                )
+                await self._one_by_one(inflight.batch)
+            else:
+                log.error(
+                    "a batch of %d events failed to commit (%s); none were stored",
+                    len(inflight.batch),
+                    _error_name(exc),
+                )
+                self._fail(inflight.batch, exc)
             return False
         self.batches += 1
         self.batched_events += len(inflight.batch)
@@ -376,6 +456,14 @@ class SqliteRepository:
                 _resolve(job.future, result, None)
         return True
 
+    async def _one_by_one(self, batch: list[_Process]) -> None:
+        """Each event in its own transaction, in order, each decided on what is stored."""
+        for job in batch:
+            alone = await self._prepare([job], None)
+            if alone.plan.inbox:
+                alone.task = asyncio.create_task(self._write(self._conn, alone.plan))
+            await self._settle(alone)
+
     @staticmethod
     def _fail(batch: list[_Process], exc: BaseException) -> None:
         for job in batch:
@@ -383,6 +471,30 @@ class SqliteRepository:
                 job.future.set_exception(exc)
 
     async def _write(self, db: aiosqlite.Connection, plan: _Plan) -> None:
+        """Write and commit a batch; a busy database is waited for, a few times."""
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(RETRIES + 1):
+            try:
+                await self._write_once(db, plan)
+            except Exception as exc:
+                if not _transient(exc) or attempt == RETRIES:
+                    raise
+                log.warning("database busy (%s); trying the batch again", _error_name(exc))
+                await asyncio.sleep(delay)
+                delay *= 2
+            else:
+                return
+
+    async def _truncate_wal(self) -> None:
+        """After an erasure: old page images of erased rows can linger in the WAL until a
+        checkpoint. The data is committed either way, so a failure here fails nobody's write;
+        the background checkpoints and the next erasure try again."""
+        try:
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception as exc:
+            log.warning("WAL truncation failed (%s)", _error_name(exc))
+
+    async def _write_once(self, db: aiosqlite.Connection, plan: _Plan) -> None:
         items = [(cid, item) for cid, group in plan.evidence.items() for item in group]
         evidence_rows = []
         for cid, item in items:
@@ -400,14 +512,16 @@ class SqliteRepository:
                     item.sha256,
                     item.received_at,
                     item.channel,
-                    self.sealer.seal(item.name.encode(), f"n:{item.id}"),
+                    plan.names[item.id],
                     wrapped,
                 )
             )
         removed: list[str] = []
         try:
             if plan.wiped:
-                removed, erased = await _delete_personal(db, plan.wiped)
+                # The chat's message ids stay for the channel: it deletes those messages (quick
+                # exit) and their ids right after this commit (`messages_take`).
+                removed, erased = await _delete_personal(db, plan.wiped, _KEPT_FOR_THE_CHANNEL)
                 await _audit_erasure(db, erased, "erased at the person's request")
             if plan.drop_files:
                 removed += await _delete_files(db, plan.drop_files)
@@ -434,15 +548,15 @@ class SqliteRepository:
             batch = [st for st in statements if st[1]]
             await db._execute(_apply, db._conn, batch)  # type: ignore[no-untyped-call]
         except BaseException:
-            await db.rollback()
+            with contextlib.suppress(Exception):
+                await db.rollback()
             for _, item in items:
                 self.blobs.remove(item.id)
             raise
         for item_id in removed:
             self.blobs.remove(item_id)
         if plan.wiped:
-            # Old page images of erased rows can linger in the WAL until a checkpoint.
-            await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._truncate_wal()
 
     # --- encoding --------------------------------------------------------------------------------
 
@@ -708,6 +822,8 @@ class SqliteRepository:
         return await asyncio.to_thread(self.blobs.read, record.id, rows[0][0])
 
     async def purge(self, idle_before: float, inbox_before: float) -> PurgeReport:
+        now = time.time()
+
         async def work(db: aiosqlite.Connection) -> tuple[set[str], list[str], int]:
             rows = await db.execute_fetchall(
                 "SELECT id FROM conversations WHERE updated_at < ?", (idle_before,)
@@ -717,10 +833,15 @@ class SqliteRepository:
             await _audit_erasure(db, erased, "erased after the retention period")
             # Rows written for a conversation after it was erased (a reply racing a deletion).
             for table, column in PERSONAL_TABLES.items():
-                if table not in ("conversations", "outbox"):
+                if table not in ("conversations", "outbox", *_KEPT_FOR_THE_CHANNEL):
                     await db.execute(
                         f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM conversations)"
                     )
+            # Telegram lets a bot delete a message for 48 hours only: older ids are no use to a
+            # quick exit, and ids left by a quick exit that a crash cut short go with them.
+            await db.execute(
+                "DELETE FROM channel_messages WHERE at < ?", (now - MESSAGE_IDS_KEPT_SECONDS,)
+            )
             cursor = await db.execute("DELETE FROM inbox WHERE at < ?", (inbox_before,))
             # Raw platform updates that never got handled (each one failed every retry) are
             # personal too: they go with the processed-event ids.
@@ -733,9 +854,15 @@ class SqliteRepository:
             self.on_erase(stale)
         for item_id in removed:
             self.blobs.remove(item_id)
+
         # Files with no row: left by a crash between writing a file and committing its row.
-        known = {row[0] for row in await self._read.execute_fetchall("SELECT id FROM evidence")}
-        orphans = self.blobs.stored_ids() - known
+        # Found on the writer, between batches: a batch writes its files before its rows
+        # commit, so a scan beside a committing batch would take its files for orphans.
+        async def scan(db: aiosqlite.Connection) -> set[str]:
+            known = {row[0] for row in await db.execute_fetchall("SELECT id FROM evidence")}
+            return self.blobs.stored_ids() - known
+
+        orphans: set[str] = await self.submit(scan)
         for item_id in orphans:
             self.blobs.remove(item_id)
             self.blobs.path(item_id).with_suffix(".tmp").unlink(missing_ok=True)
@@ -774,6 +901,10 @@ def _apply(connection: sqlite3.Connection, statements: list[tuple[str, list[Any]
         connection.executemany(sql, rows)
     connection.commit()
 
+
+# Tables a decision that erases a conversation leaves for the channel to empty itself.
+_KEPT_FOR_THE_CHANNEL = frozenset({"channel_messages"})
+MESSAGE_IDS_KEPT_SECONDS = 48 * 3600.0
 
 _INSERT_TRANSCRIPT = (
     "INSERT OR REPLACE INTO transcript (conversation_id, seq, at, sealed) VALUES (?, ?, ?, ?)"
@@ -820,10 +951,11 @@ async def _audit_erasure(db: aiosqlite.Connection, erased: int, how: str) -> Non
 
 
 async def _delete_personal(
-    db: aiosqlite.Connection, conversation_ids: set[str]
+    db: aiosqlite.Connection, conversation_ids: set[str], keep: frozenset[str] = frozenset()
 ) -> tuple[list[str], int]:
-    """Delete every row about these conversations; returns the evidence files to remove after
-    the transaction commits, and how many conversations there were."""
+    """Delete every row about these conversations (but in the tables in `keep`); returns the
+    evidence files to remove after the transaction commits, and how many conversations there
+    were."""
     ids = list(conversation_ids)
     marks = ",".join("?" * len(ids))
     rows = await db.execute_fetchall(
@@ -833,6 +965,8 @@ async def _delete_personal(
         f"SELECT COUNT(*) FROM conversations WHERE id IN ({marks})", ids
     )
     for table, column in PERSONAL_TABLES.items():
+        if table in keep:
+            continue
         await db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(cid,) for cid in ids])
     return [row[0] for row in rows], int(next(iter(existing))[0])
 

@@ -50,6 +50,9 @@ class BotApiStandIn:
     waiters: dict[int, asyncio.Event] = field(default_factory=dict)
     by_chat: dict[int, list[Sent]] = field(default_factory=dict)
     hang_after: int | None = None  # sendMessage hangs once this many messages were sent
+    # Called as each sendMessage arrives, before it is recorded: True refuses it (a crash drill
+    # kills the bot there, so the message was never sent).
+    before_send: Any = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
     _uids: Any = field(default_factory=lambda: itertools.count(1))
@@ -290,7 +293,10 @@ class BotApiStandIn:
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return JSONResponse({"ok": True, "result": True})
-        return JSONResponse({"ok": True, "result": await handler(params)})
+        # ASCII JSON, as Telegram sends: a lone surrogate in an update ("\\ud800") stays an
+        # escape (Starlette's JSONResponse would fail to encode it).
+        body = json.dumps({"ok": True, "result": await handler(params)})
+        return Response(body, media_type="application/json")
 
     async def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"id": 123456, "is_bot": True, "first_name": "Support", "username": "SupportBot"}
@@ -309,6 +315,8 @@ class BotApiStandIn:
         return self.updates[: int(params.get("limit") or 100)]
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.before_send is not None and self.before_send(params):
+            return {"message_id": 0}  # the bot is dead: nobody reads this, nothing was sent
         if self.hang_after is not None and len(self.sent) >= self.hang_after:
             await self._release.wait()  # like a connection that stalls while the bot crashes
         markup = params.get("reply_markup") or {}

@@ -9,8 +9,13 @@ ones it already decided, so nothing happens twice).
 
 Crisis first, even when storage fails: if keeping an update or deciding it raises (a full disk,
 a locked database), the crisis answer is computed without storage (`Engine.crisis_fallback`)
-and sent at once, straight to the chat, not through the outbox; the update is then retried as
-before (the next getUpdates, Telegram's webhook retry, or the restart's `recover`). Which updates
+and sent at once, straight to the chat, not through the outbox; the update is then retried:
+intake by the next getUpdates (or Telegram's webhook retry), handling in the chat's worker with
+backoff (the chat's later updates wait behind it, so its order holds). While storage is down the
+retries go on until it comes back; an update that fails for any other reason (something in it
+that cannot be stored) is tried `POISON_ATTEMPTS` times, then the person is told kindly that it
+could not be taken in, and the chat moves on (the update stays kept for the restart's
+`recover`). Which updates
 already had that answer is remembered in memory, so an in-process retry neither sends it twice
 nor repeats its lines when the real decision is delivered. After a restart that memory is gone:
 the crisis lines may then come twice, which is better than not at all.
@@ -24,6 +29,7 @@ import dataclasses
 import io
 import json
 import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -66,6 +72,14 @@ IDLE_WORKER_SECONDS = 30.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 RETRY_INTAKE_SECONDS = 1.0
 REMEMBERED_FALLBACKS = 10_000  # updates whose crisis answer went out without storage
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between tries; then the last
+POISON_ATTEMPTS = 3
+# Said when an update failed every try for a reason other than storage being down.
+# (English only for now: content/<locale>/texts.yaml has no key for it yet.)
+NOT_TAKEN_IN = (
+    "Sorry, something went wrong on my side and I couldn't take in your last message. "
+    "Could you send it again, maybe in different words?"
+)
 
 
 class TelegramChannel:
@@ -91,6 +105,7 @@ class TelegramChannel:
         self._polling: asyncio.Task[None] | None = None
         # update id -> the crisis lines sent for it without storage (see the module docstring).
         self._fallen_back: OrderedDict[int, frozenset[str]] = OrderedDict()
+        self.retry_delays = RETRY_DELAYS
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -194,27 +209,59 @@ class TelegramChannel:
             )
 
     async def _worker(self, chat_id: int, queue: asyncio.Queue[Incoming]) -> None:
-        """One chat's updates, strictly in order; other chats run in their own workers."""
+        """One chat's updates, strictly in order; other chats run in their own workers. An update
+        that fails is tried again here, with backoff, before the chat's next one; while it waits
+        it no longer counts as queued work (`idle`), as it is kept in the inbox either way."""
+        retry: Incoming | None = None
+        attempts = 0
         while True:
-            try:
-                incoming = await asyncio.wait_for(queue.get(), IDLE_WORKER_SECONDS)
-            except TimeoutError:
-                if queue.empty():
-                    self._workers.pop(chat_id, None)
-                    self._queues.pop(chat_id, None)
-                    return
-                continue
+            if retry is not None:
+                await asyncio.sleep(self.retry_delays[min(attempts, len(self.retry_delays)) - 1])
+                incoming, retry, counted = retry, None, False
+            else:
+                try:
+                    incoming = await asyncio.wait_for(queue.get(), IDLE_WORKER_SECONDS)
+                except TimeoutError:
+                    if queue.empty():
+                        self._workers.pop(chat_id, None)
+                        self._queues.pop(chat_id, None)
+                        return
+                    continue
+                attempts, counted = 0, True
             try:
                 await self._handle(incoming)
-            except Exception as exc:  # keep the chat's worker alive; the update stays in the inbox
+            except Exception as exc:  # keep the chat's worker alive; the update stays kept
+                attempts += 1
                 # The type only: a traceback's message could carry what the person wrote.
-                log.error(
-                    "update %d failed (%s); it is kept and retried on restart",
-                    incoming.update_id,
-                    type(exc).__name__,
-                )
+                kind = type(exc).__name__
+                if _storage_down(exc) or attempts < POISON_ATTEMPTS:
+                    log.warning(
+                        "update %d failed (%s, try %d); trying again",
+                        incoming.update_id,
+                        kind,
+                        attempts,
+                    )
+                    retry = incoming
+                else:
+                    log.error(
+                        "update %d failed %d times (%s); it is kept for a restart",
+                        incoming.update_id,
+                        attempts,
+                        kind,
+                    )
+                    await self._not_taken_in(incoming)
             finally:
-                queue.task_done()
+                if counted:
+                    queue.task_done()
+
+    async def _not_taken_in(self, incoming: Incoming) -> None:
+        chat_id = incoming.chat_id
+        try:
+            await self.sender.call(
+                chat_id, partial(self.bot.send_message, chat_id, NOT_TAKEN_IN), priority=FIRST
+            )
+        except Exception as exc:  # the type only
+            log.error("telling a chat its update failed did not work (%s)", type(exc).__name__)
 
     async def _handle(self, incoming: Incoming) -> None:
         chat_id = incoming.chat_id
@@ -246,7 +293,16 @@ class TelegramChannel:
             raise
         key = f"{event.channel}:{event.event_id}"
         said = self._fallen_back.pop(incoming.update_id, frozenset())
-        if outcome.effects:
+        if outcome.duplicate:
+            # Decided before (a retry after a failure mid-delivery): finish its stored reply
+            # from where it stopped.
+            for entry in await self.store.outbox(CHANNEL):
+                if entry.event_key == key:
+                    await self._deliver(
+                        chat_id, cid, key, entry.effects, entry.delivered, theirs, said
+                    )
+                    theirs = []
+        elif outcome.effects:
             await self._deliver(chat_id, cid, key, outcome.effects, 0, theirs, said)
         elif theirs:
             await self.store.messages_add(cid, theirs)
@@ -415,6 +471,11 @@ class TelegramChannel:
                 await self.sender.call(
                     chat_id, partial(self.bot.delete_messages, chat_id, chunk), limited=False
                 )
+
+
+def _storage_down(exc: BaseException) -> bool:
+    """The database or the disk failed (full, locked, I/O): trying again later will work."""
+    return isinstance(exc, sqlite3.OperationalError | OSError)
 
 
 def _said(effects: tuple[Effect, ...]) -> frozenset[str]:

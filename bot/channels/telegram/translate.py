@@ -11,10 +11,15 @@ What becomes what:
 - stickers, voice, video, audio, animations... with a caption: TEXT with the caption. The words
   are read (they may be the only place someone says they are at risk); the media itself is not
   kept, as the bot only keeps photos and documents as evidence. Without a caption: UNSUPPORTED.
+
+Every string taken from an update (text, caption, file name, button data) is made valid Unicode
+here: a lone surrogate ("\\ud800" is valid JSON, not valid UTF-8) becomes U+FFFD, so nothing
+further on can fail to encode what a person sent.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from telegram import Message, Update
@@ -23,6 +28,12 @@ from bot.model import EventKind, Inbound
 
 CHANNEL = "telegram"
 DEFAULT_MAX_TEXT = 6000  # Settings.max_text_chars' default; channels pass the engine's own
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD (linear time; usually a no-op)."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -51,8 +62,9 @@ def translate(update: Update, max_text: int = DEFAULT_MAX_TEXT) -> Incoming | No
         message = query.message
         if message is None or message.chat.type != "private":
             return None
-        event = _event(message.chat.id, uid, EventKind.CHOICE, query.data or "")
-        return Incoming(uid, message.chat.id, event, callback_id=query.id)
+        data = query.data if isinstance(query.data, str) else ""
+        event = _event(message.chat.id, uid, EventKind.CHOICE, data)
+        return Incoming(uid, message.chat.id, event, callback_id=valid(query.id))
     if update.message is None:
         edited = update.edited_message
         if edited is None or edited.chat.type != "private":
@@ -69,9 +81,8 @@ def translate(update: Update, max_text: int = DEFAULT_MAX_TEXT) -> Incoming | No
         return None
     chat_id = message.chat.id
     if message.text is not None:
-        return Incoming(
-            uid, chat_id, _typed(chat_id, uid, message.text, max_text), message.message_id
-        )
+        text = valid(message.text)
+        return Incoming(uid, chat_id, _typed(chat_id, uid, text, max_text), message.message_id)
     file = _file(message)
     caption = message.caption or ""
     if file is not None:
@@ -109,12 +120,13 @@ def _split_command(text: str) -> tuple[str, str]:
 def _file(message: Message) -> FileRef | None:
     if message.photo:
         largest = max(message.photo, key=lambda size: size.width * size.height)
-        return FileRef(largest.file_id, "photo.jpg", largest.file_size or 0)
+        return FileRef(valid(largest.file_id), "photo.jpg", largest.file_size or 0)
     if message.document is not None:
         document = message.document
-        return FileRef(document.file_id, document.file_name or "document", document.file_size or 0)
+        name = valid(document.file_name or "") or "document"
+        return FileRef(valid(document.file_id), name, document.file_size or 0)
     return None
 
 
 def _event(chat_id: int, update_id: int, kind: EventKind, text: str = "") -> Inbound:
-    return Inbound(CHANNEL, str(chat_id), str(update_id), kind, text)
+    return Inbound(CHANNEL, str(chat_id), str(update_id), kind, valid(text))
