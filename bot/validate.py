@@ -103,6 +103,7 @@ ENGINE_KEYS = (
     "sys.nation_optional",
     "sys.thanks_then",
     "sys.limited",
+    "sys.not_kept",
     "evidence.how_to_finish",
     "sys.reask_twice",
     "sys.opt_human",

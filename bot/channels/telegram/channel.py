@@ -51,6 +51,7 @@ from bot.model import (
     EventKind,
     Inbound,
     Pause,
+    Profile,
     RequestUpload,
     Say,
 )
@@ -74,15 +75,13 @@ RETRY_INTAKE_SECONDS = 1.0
 REMEMBERED_FALLBACKS = 10_000  # updates whose crisis answer went out without storage
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between tries; then the last
 POISON_ATTEMPTS = 3
-# Said when an update failed every try for a reason other than storage being down.
-# (English only for now: content/<locale>/texts.yaml has no key for it yet.)
-NOT_TAKEN_IN = (
-    "Sorry, something went wrong on my side and I couldn't take in your last message. "
-    "Could you send it again, maybe in different words?"
-)
 
 
 class TelegramChannel:
+    def _not_taken_in_text(self) -> str:
+        """Said when an update failed every try for a reason other than storage being down."""
+        return self.engine.renderer.text(self.engine.default_locale, "sys.not_kept", Profile())
+
     def __init__(
         self,
         engine: Engine,
@@ -258,7 +257,9 @@ class TelegramChannel:
         chat_id = incoming.chat_id
         try:
             await self.sender.call(
-                chat_id, partial(self.bot.send_message, chat_id, NOT_TAKEN_IN), priority=FIRST
+                chat_id,
+                partial(self.bot.send_message, chat_id, self._not_taken_in_text()),
+                priority=FIRST,
             )
         except Exception as exc:  # the type only
             log.error("telling a chat its update failed did not work (%s)", type(exc).__name__)
