@@ -8,6 +8,7 @@ phrase; the walk is cached, so asking for each slot in turn costs one scan.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -253,10 +254,25 @@ def _load(path: Path) -> SlotReader:
 def _without_handles(folded: str) -> str:
     """Usernames are not ages: "jess_15", "@fake_girl_22", "dave99" keep their numbers out.
     ("15m" and "15yo" start with the number; "s4", "year10", "aged15" are school years or ages.)"""
+    if not _maybe_handle(folded):
+        return folded  # the common case: a few C-level checks, no per-word Python loop
     words = folded.split()
     if not any(_handle(word) for word in words):
         return folded
     return " ".join("handle" if _handle(word) else word for word in words)
+
+
+_DIGIT_RUN = re.compile(r"[0-9]+")
+
+
+def _maybe_handle(folded: str) -> bool:
+    """Something that may be a username: "_", "@", "#", or three letters running into digits."""
+    if "_" in folded or "@" in folded or "#" in folded:
+        return True
+    return any(
+        run.start() >= 3 and folded[run.start() - 3 : run.start()].isalpha()
+        for run in _DIGIT_RUN.finditer(folded)
+    )
 
 
 def _handle(word: str) -> bool:
