@@ -169,7 +169,7 @@ async def test_disabling_a_moderator_hands_their_cases_back_and_tells_each_perso
 
         async def ended() -> None:
             async for _ in lines:
-                pass
+                continue  # drain the stream until the server ends it
 
         await asyncio.wait_for(ended(), 12)  # the stream closed: sam is no longer online
     await until(lambda: said(api, by_cli, LEFT))

@@ -68,7 +68,7 @@ async def test_debug_logs_carry_no_words_tokens_or_chat_ids(
             await ws.send(json.dumps({"t": "text", "id": "m1", "text": f"{CANARY} help"}))
             async with asyncio.timeout(60):
                 while json.loads(await ws.recv()) != {"t": "ack", "id": "m1"}:
-                    pass
+                    continue  # skip replies until our message is acknowledged
     finally:
         child.terminate()
         await child.wait()
