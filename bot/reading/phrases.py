@@ -76,6 +76,7 @@ class PhraseIndex:
         (numbers: thousands of them, each found by the same one dict lookup per token)."""
         self._root = _Node()
         self._single: dict[str, frozenset[str]] = {}  # one-word phrase -> its groups
+        self._shared: dict[frozenset[str], frozenset[str]] = {}
         self._pairs: set[tuple[str, str]] = set()  # the first two words of every longer phrase
         for group, phrases in groups.items():
             for phrase in phrases:
@@ -83,7 +84,7 @@ class PhraseIndex:
                 if not tokens:
                     continue
                 if len(tokens) == 1:
-                    self._single[tokens[0]] = self._single.get(tokens[0], frozenset()) | {group}
+                    self._add_single(tokens[0], group)
                     continue
                 self._pairs.add((tokens[0], tokens[1]))
                 node = self._root
@@ -92,7 +93,13 @@ class PhraseIndex:
                 node.groups.add(group)
         for group, words in (exact or {}).items():
             for word in words:
-                self._single[word] = self._single.get(word, frozenset()) | {group}
+                self._add_single(word, group)
+
+    def _add_single(self, word: str, group: str) -> None:
+        # Many words share the same groups (10,000 numbers are all "number"): one shared set
+        # for each distinct combination instead of one per word (~3 MB less).
+        merged = self._single.get(word, frozenset()) | {group}
+        self._single[word] = self._shared.setdefault(merged, merged)
 
     def scan(self, tokens: Sequence[str]) -> dict[str, list[Hit]]:
         # Half the words of a story start some phrase ("i", "a", "my"), few complete one. So
