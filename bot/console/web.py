@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -236,11 +237,9 @@ def _login_page(request: Request, error: str = "", status: int = 200) -> Respons
     return _no_store(HTMLResponse(page, status_code=status))
 
 
-async def login_form(request: Request) -> Response:
-    return _login_page(request)
-
-
-async def login(request: Request) -> Response:
+async def _login_form(request: Request) -> FormData | Response:
+    """A sign-in step's form, or the page that refuses it: too long, another origin, or an
+    expired form token (both sign-in steps check the same things first)."""
     state = _state(request)
     if _declared_length(request) > 8192:
         return _login_page(request, "That was too long.", 413)
@@ -250,6 +249,18 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
     if not _login_token_ok(state.login_key, str(form.get("csrf", ""))):
         return _login_page(request, "The form expired. Please try again.", 403)
+    return form
+
+
+async def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+async def login(request: Request) -> Response:
+    state = _state(request)
+    form = await _login_form(request)
+    if isinstance(form, Response):
+        return form
     ip = request.client.host if request.client else ""
     result = await state.console.sign_in(
         str(form.get("email", ""))[:254], str(form.get("password", ""))[:1024], ip
@@ -312,14 +323,9 @@ def _code_page(
 async def login_code(request: Request) -> Response:
     """The second sign-in step: a code from the app, or a recovery code."""
     state = _state(request)
-    if _declared_length(request) > 8192:
-        return _login_page(request, "That was too long.", 413)
-    origin = request.headers.get("origin")
-    if origin is not None and origin != state.own_origin:
-        return _login_page(request, "Please sign in from this server's own page.", 403)
-    form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
-    if not _login_token_ok(state.login_key, str(form.get("csrf", ""))):
-        return _login_page(request, "The form expired. Please try again.", 403)
+    form = await _login_form(request)
+    if isinstance(form, Response):
+        return form
     moderator = await _code_token_moderator(state, str(form.get("pending", "")))
     if moderator is None:
         return _login_page(request, "That took too long. Please sign in again.", 401)
