@@ -23,6 +23,7 @@ from bot.flowmachine import FlowBook
 from bot.model import Conversation, Decision, Effect, EventKind, Inbound, Outcome
 from bot.presenter import Presenter
 from bot.reading.reader import Readers
+from bot.reading.text import MAX_READ, clean, normalise
 from bot.storage.base import Repository
 from bot.texts import Renderer, Texts
 from bot.turn import Turn, TurnContext
@@ -125,7 +126,10 @@ class Engine:
         """The command (exit, delete, help...) a typed message is, in the default locale."""
         if event.kind is not EventKind.TEXT:
             return None
-        return self.readers.default.read(event.text).command
+        # Only the command reader: the channels ask this for every relayed message, and the
+        # rest of the reading (slots, questions) is the engine's work, done once, in decide.
+        text = clean(event.text)[:MAX_READ]
+        return self.readers.default.commands.command_in(text, normalise(text))
 
     def crisis_fallback(self, event: Inbound) -> tuple[Effect, ...]:
         """The crisis answer for this event without any storage, or () when there is no crisis.
