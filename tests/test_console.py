@@ -96,6 +96,9 @@ async def test_two_moderators_relay_on_both_channels(
     press = f"document.querySelector('[data-case=\"{web_case}\"] .claim').click()"
     await asyncio.gather(alex.evaluate(press), sam.evaluate(press))
     await until(lambda: _owner_shown(alex, web_case))
+    # The winner's case view opens a moment after the queue shows the owner (on a loaded
+    # machine, after this line was reached): wait for one to open, then name the winner.
+    await until(lambda: _any_case_open(alex, sam))
     winner, loser = (alex, sam) if await alex.locator("#view-case").is_visible() else (sam, alex)
     assert await winner.locator("#view-case").is_visible()
     await until(lambda: _text_in(loser, "#status", "already claimed"))
@@ -383,6 +386,10 @@ async def _text_in(page: Page, selector: str, part: str) -> bool:
 
 async def _has_line(page: Page, author: str, text: str) -> bool:
     return text in await lines(page, author)
+
+
+async def _any_case_open(*pages: Page) -> bool:
+    return any([await page.locator("#view-case").is_visible() for page in pages])
 
 
 async def _owner_shown(page: Page, case: str) -> bool:
