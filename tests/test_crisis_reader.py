@@ -61,6 +61,8 @@ def read(text: str) -> CrisisSignal:
         "wanna dye",
         "i want to kill myslef",
         "thinkin bout jumpin off the bridge",
+        "no, I want to die",  # "no" answers the question before; it negates nothing
+        "no i just want to kill myself",
     ],
 )
 def test_clear(text: str) -> None:
@@ -237,6 +239,14 @@ def test_a_word_the_rewrite_step_replaces_cannot_be_used_in_a_phrase() -> None:
     data["cues"] = [{"concept": "x", "level": "clear", "negated": "none", "subject": "self",
                      "phrases": ["wanna die"]}]  # fmt: skip
     with pytest.raises(ValueError, match="rewritten"):
+        CrisisReader(data)
+
+
+def test_a_bare_yaml_boolean_in_a_word_list_fails_at_load() -> None:
+    # YAML reads a bare `no`, `on` or `off` as a boolean, which would never match a word.
+    data: dict[str, Any] = yaml.safe_load(LEXICON.read_text("utf-8").replace('"on"', "on"))
+    assert True in data["common"]
+    with pytest.raises(ValueError, match="common"):
         CrisisReader(data)
 
 

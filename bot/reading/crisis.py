@@ -37,6 +37,19 @@ _ALPHABET = string.ascii_lowercase
 _SEPARATORS = ("@", "/", "+", "'", "£", "$", "€", "-", "_")
 
 
+def _words(values: Any, where: str) -> list[str]:
+    """A list of words from the yaml. A bare `no`, `on`, `off` or `yes` is a boolean in YAML, so
+    it would silently never match: such an entry fails at load instead. (Numbers are words.)"""
+    odd = [
+        value
+        for value in values or []
+        if isinstance(value, bool) or not isinstance(value, (str, int))
+    ]
+    if odd:
+        raise ValueError(f'crisis lexicon: {where} has {odd!r}; quote words such as "no"')
+    return [str(value) for value in values or []]
+
+
 def _split_words(folded: str) -> list[str]:
     for separator in _SEPARATORS:
         if separator in folded:
@@ -130,20 +143,22 @@ class CrisisReader:
     """Reads folded text for risk to life; built once per locale from its crisis.yaml."""
 
     def __init__(self, data: dict[str, Any]) -> None:
-        groups = {k: frozenset(map(str, v)) for k, v in data.get("groups", {}).items()}
-        spellings = {str(k): str(v) for k, v in data.get("spellings", {}).items()}
+        groups = {k: frozenset(_words(v, k)) for k, v in data.get("groups", {}).items()}
+        raw_spellings = data.get("spellings", {})
+        _words([*raw_spellings, *raw_spellings.values()], "spellings")
+        spellings = {str(k): str(v) for k, v in raw_spellings.items()}
         neg = data["negation"]
-        self._negators = frozenset(neg["words"])
-        self._fillers = frozenset(neg["fillers"])
+        self._negators = frozenset(_words(neg["words"], "negation words"))
+        self._fillers = frozenset(_words(neg["fillers"], "negation fillers"))
         self._negation_window = int(neg["window"])
-        self._reported = tuple(tuple(r.split()) for r in data.get("reported", []))
-        self._reported_fillers = frozenset(data.get("reported_fillers", []))
+        self._reported = tuple(tuple(r.split()) for r in _words(data.get("reported"), "reported"))
+        self._reported_fillers = frozenset(_words(data.get("reported_fillers"), "reported_fillers"))
         subjects = data["subjects"]
         self._window = int(subjects["window"])
-        self._self_words = frozenset(subjects["self"])
-        self._other_words = frozenset(subjects["other"])
-        self._methods = frozenset(data.get("methods", []))
-        self._rank = {w: i for i, w in enumerate(data.get("common", []))}
+        self._self_words = frozenset(_words(subjects["self"], "subjects self"))
+        self._other_words = frozenset(_words(subjects["other"], "subjects other"))
+        self._methods = frozenset(_words(data.get("methods"), "methods"))
+        self._rank = {w: i for i, w in enumerate(_words(data.get("common"), "common"))}
         self._index: dict[str, list[_Pattern]] = {}
         vocabulary: set[str] = set()
         for cue in data["cues"]:
@@ -232,11 +247,11 @@ class CrisisReader:
         data: dict[str, Any], spellings: dict[str, str], known: set[str]
     ) -> dict[str, str]:
         """Word -> replacement: listed spellings, dropped g's, one-letter slips of long words."""
-        protect = known | set(data.get("protect", [])) | spellings.keys()
+        protect = known | set(_words(data.get("protect"), "protect")) | spellings.keys()
         protect |= {w for v in spellings.values() for w in v.split()}
         out: dict[str, str] = {}
         ambiguous: set[str] = set()
-        for word in data.get("fuzzy", []):
+        for word in _words(data.get("fuzzy"), "fuzzy"):
             for variant in _edits(word):
                 if variant in out and out[variant] != word:
                     ambiguous.add(variant)  # near two lexicon words: guess neither
