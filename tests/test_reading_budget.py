@@ -30,6 +30,8 @@ HOSTILE = {
     "emoji": "👍" * 6000,
     "quotes": "'" * 6000,
     "one_word": "a" * 6000,
+    "letters_then_digits": "abc1 " * 1200,  # every word a possible username
+    "word_then_digit": "a" * 5999 + "1",
     "talk_to": "talk to " * 700,
     "dots": ". " * 3000,
     "question_marks": "?" * 6000,
