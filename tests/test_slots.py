@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.eval_stories import evaluate
-from bot.reading.slots import SlotReader
+from bot.reading.slots import _LETTERS_THEN_DIGIT, SlotReader, _maybe_handle
 from bot.reading.text import clean, normalise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -343,3 +343,12 @@ def test_no_slot_raises(text: str) -> None:
     reader.place(text)
     reader.pattern(text)
     reader.facts(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abz09 .,_-'\u00e9", max_size=40))
+def test_the_quick_username_check_agrees_with_its_regex(text: str) -> None:
+    # Plain ASCII text takes a translate-and-find path; it must find what the regex finds.
+    folded = normalise(clean(text))
+    plain = "_" in folded or "@" in folded or "#" in folded
+    assert _maybe_handle(folded) == (plain or bool(_LETTERS_THEN_DIGIT.search(folded)))

@@ -167,12 +167,12 @@ class QuestionBook:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return cls(_BookModel.model_validate(raw))
 
-    def scores(self, folded: str) -> list[tuple[float, str]]:
-        """(confidence, question id) for every question sharing a word, best ranked first."""
+    def best(self, folded: str) -> tuple[float, str] | None:
+        """(confidence, question id) of the best-ranked question sharing a word, if any."""
         index = self._index
         query = {index.repair(term) for term in index.terms(folded, MAX_QUERY_TOKENS)}
         if not query:
-            return []
+            return None
         # Sorted: float sums in a set's order would differ with the hash seed, and so would ties.
         terms = sorted(query)
         query_mass = sum(index.idf.get(term, index.unknown_idf) for term in terms)
@@ -185,27 +185,38 @@ class QuestionBook:
             for doc, weight in index.postings[term]:
                 bm25[doc] = bm25.get(doc, 0.0) + weight
                 shared[doc] = shared.get(doc, 0.0) + idf
-        # Ranked by its best examples together (see DECAY); confidence: the best example's F1.
-        per_question: dict[str, list[tuple[float, float]]] = {}
+        if not bm25:
+            return None
+        # Ranked by its best examples together (see DECAY).
+        per_question: dict[str, list[tuple[float, int]]] = {}
         for doc, score in bm25.items():
-            covers_query = shared[doc] / query_mass
-            covers_doc = shared[doc] / index.doc_mass[doc]
-            f1 = 2 * covers_query * covers_doc / (covers_query + covers_doc)
-            per_question.setdefault(index.owner[doc], []).append((score, f1))
-        ranked = []
+            per_question.setdefault(index.owner[doc], []).append((score, doc))
+        ranks: dict[str, float] = {}
         for question_id, found in per_question.items():
             found.sort(reverse=True)
-            rank = sum(score * DECAY**n for n, (score, _) in enumerate(found[:TOP_EXAMPLES]))
-            ranked.append((rank, max(f1 for _, f1 in found), question_id))
-        ranked.sort(reverse=True)
-        return [(f1, question_id) for _, f1, question_id in ranked]
+            ranks[question_id] = sum(
+                score * DECAY**n for n, (score, _) in enumerate(found[:TOP_EXAMPLES])
+            )
+        top = max(ranks.values())
+
+        def f1(doc: int) -> float:
+            covers_query = shared[doc] / query_mass
+            covers_doc = shared[doc] / index.doc_mass[doc]
+            return 2 * covers_query * covers_doc / (covers_query + covers_doc)
+
+        # Confidence: the best example's F1 (of the top-ranked questions only; it breaks ties).
+        return max(
+            (max(f1(doc) for _, doc in per_question[question_id]), question_id)
+            for question_id, rank in ranks.items()
+            if rank == top
+        )
 
     def match(self, folded: str) -> str | None:
         """The best question id, or None if nothing is close enough."""
-        ranked = self.scores(folded)
-        if not ranked or ranked[0][0] < self.threshold:
+        best = self.best(folded)
+        if best is None or best[0] < self.threshold:
             return None
-        return ranked[0][1]
+        return best[1]
 
     def looks_like_question(self, folded: str, raw: str) -> bool:
         """A question mark, or a sentence that opens like a question ("shud i", "wat if")."""
