@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from bench import eval_crisis, eval_questions, eval_stories
+from bot.app import tune_process
 from bot.config import PROJECT_ROOT
 from bot.reading.reader import Reader
 
@@ -155,6 +156,7 @@ def main() -> None:
                 f"{questions['test_accuracy']:.3f}  all {questions['all_accuracy']:.3f}"
             )
         reader = Reader.load(CONTENT / locale)
+        tune_process()  # as the service does once its content is loaded (bot/app.py)
         text = long_message(_STORY)
         wall = reading_ms(reader, text, time.perf_counter)
         cpu = reading_ms(reader, text, time.thread_time)

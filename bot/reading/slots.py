@@ -9,7 +9,7 @@ phrase; the walk is cached, so asking for each slot in turn costs one scan.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -143,8 +143,7 @@ class SlotReader:
     # --- one scan per message ---------------------------------------------------------------
 
     def _corrected(self, tokens: list[str]) -> list[str]:
-        # Each distinct word once, in the order written (so the lookup cap is deterministic),
-        # and only unknown words long enough to be a misspelling.
+        # Each distinct word once, and only unknown words long enough to be a misspelling.
         targets = self._targets
         # Most stories are all known words: one set difference (in C) settles it.
         unknown_set = {
@@ -154,7 +153,11 @@ class SlotReader:
         }
         if not unknown_set:
             return tokens
-        unknown = list(dict.fromkeys(filter(unknown_set.__contains__, tokens)))
+        # A word's correction depends on that word alone, so order matters only when there are
+        # more words than lookups: then the first ones written are looked up (deterministic).
+        unknown: Iterable[str] = unknown_set
+        if len(unknown_set) > MAX_FUZZY_LOOKUPS:
+            unknown = list(dict.fromkeys(filter(unknown_set.__contains__, tokens)))
         corrections: dict[str, str] = {}
         lookups = 0
         for token in unknown:
