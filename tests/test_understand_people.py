@@ -387,6 +387,34 @@ async def test_possible_risk_is_asked_about_directly(person: Person, engine: Eng
     assert any(h.priority == "crisis" for h in reply.handoffs)
 
 
+@pytest.mark.parametrize("words", ["help me", "i need help", "it's too much"])
+async def test_help_me_after_a_no_gets_the_lines_at_once(
+    person: Person, engine: Engine, words: str
+) -> None:
+    # sys.crisis_check_no promises: type "help me" if it changes and you'll see who to talk to.
+    await person.say("im 17 and in england")
+    await person.say("what's the point any more")
+    reply = await person.say("no")
+    assert reply.texts[0] == t(engine, "sys.crisis_check_no", Profile(age=17))
+    await person.say("ok")
+    reply = await person.say(words)
+    assert [e for e in reply.effects if isinstance(e, Say)][0].kind == "crisis"
+    assert any(h.priority == "crisis" for h in reply.handoffs)
+
+
+async def test_a_town_abroad_is_read_back_as_outside_the_uk(person: Person, engine: Engine) -> None:
+    reply = await person.say("I'm 19 and I live in France")
+    abroad = Profile(age=19, nation="outside_uk")
+    assert t(engine, "sys.rb_place_town", abroad, place="France") in reply.text
+    assert t(engine, "intake.nation_outside_uk", abroad) not in reply.text  # a button label
+
+
+async def test_help_me_at_the_start_still_starts(person: Person, engine: Engine) -> None:
+    reply = await person.say("help me")
+    assert not any(h.priority == "crisis" for h in reply.handoffs)
+    assert all(e.kind != "crisis" for e in reply.effects if isinstance(e, Say))
+
+
 def test_decisions_do_not_change_the_snapshot(
     engine: Engine, snapshots: list[Conversation]
 ) -> None:

@@ -25,6 +25,7 @@ class _CommandsFile(BaseModel):
     thanks: list[str]
     greetings: list[str]
     crisis_no: list[str]
+    help_me: list[str]
     topic_words: list[str]
     feelings: list[str]
 
@@ -47,6 +48,7 @@ class Commands:
         self.thanks = frozenset(normalise(phrase) for phrase in spec.thanks)
         self.greetings = frozenset(normalise(phrase) for phrase in spec.greetings)
         self.crisis_no = frozenset(normalise(phrase) for phrase in spec.crisis_no)
+        self.help_me = frozenset(normalise(phrase) for phrase in spec.help_me)
         self.topic_words = frozenset(spec.topic_words)
         self.feelings = frozenset(normalise(phrase) for phrase in spec.feelings)
         self._ask_person = words_pattern(*phrases, *(w for w in ask.who if " " in w))

@@ -56,6 +56,8 @@ class Interrupts(Evidence):
         self.conv.pending = None
         if yes:
             return self.crisis()
+        # They are told to type "help me" if it changes: from now on that means the lines.
+        self.conv.memo["checked_no"] = True
         return self.resume("sys.crisis_check_no")
 
     # --- leaving and deleting ----------------------------------------------------------------

@@ -88,6 +88,8 @@ class Turn(Questions):
             if (self.conv.pending or {}).get("kind") == "crisis_check":
                 return self.crisis(u)  # asked, and they did not say no
             return self.crisis_check()
+        if self.conv.memo.get("checked_no") and u.folded in self.reader.commands.help_me:
+            return self.crisis(u)  # the promise made after their "no" (sys.crisis_check_no)
         if u.command is not None:
             return self.command(u.command)
         return self.use(u)
