@@ -40,6 +40,7 @@ class Inbound:
     text: str = field(default="", repr=False)  # never in a log or traceback
     payload: str = field(default="", repr=False)  # deep-link payload that came with START
     attachment: Attachment | None = None
+    locale: str = ""  # the channel's language hint (Telegram language_code, data-locale...)
 
     @property
     def conversation_key(self) -> str:

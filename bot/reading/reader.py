@@ -7,11 +7,13 @@ lexicon uses the default locale's.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.reading.commands import Commands
 from bot.reading.crisis import CrisisReader, CrisisSignal
+from bot.reading.language import Languages
 from bot.reading.questions import QuestionBook
 from bot.reading.slots import AgeReading, Facts, PatternReading, PlaceReading, SlotReader
 from bot.reading.text import MAX_READ, MAX_WHOLE, clean, normalise
@@ -130,9 +132,28 @@ class Readers:
             own = any((folder / n).exists() for n in ("crisis.yaml", "understanding.yaml"))
             if folder.is_dir() and folder.name != default_locale and own:
                 self._by_locale[folder.name] = Reader.load(folder, fallback=base)
+        with_texts = [f.name for f in content_dir.iterdir() if (f / "texts.yaml").exists()]
+        self.languages = Languages.load(content_dir / "languages.yaml", with_texts)
 
     def __getitem__(self, locale: str) -> Reader:
         return self._by_locale.get(locale, self.default)
+
+    def read(self, locale: str, text: str) -> Understanding:
+        """Everything a message says, read with its conversation's lexicons; crisis with every
+        locale's (a person may write "dw i eisiau marw" in an English conversation). Another
+        lexicon costs little on ordinary text: it stops once no word of the text is one it
+        starts from."""
+        own = self[locale]
+        understanding = own.read(text)
+        others = [reader for reader in self._by_locale.values() if reader is not own]
+        if not others or understanding.crisis.level == "clear":
+            return understanding
+        whole = clean(text[:MAX_WHOLE])
+        signals = [understanding.crisis, *(reader.crisis_over(whole) for reader in others)]
+        strongest = max(signals, key=lambda signal: _LEVEL[signal.level])
+        if strongest is understanding.crisis:
+            return understanding
+        return dataclasses.replace(understanding, crisis=strongest)
 
     def crisis_in(self, text: str) -> CrisisSignal:
         """The strongest signal any locale's lexicon reads: a person may write in either

@@ -25,7 +25,7 @@ from bot.model import (
 )
 from bot.predicates import holds, young
 from bot.presenter import pack
-from bot.reading.reader import Reader
+from bot.reading.reader import Reader, Understanding
 from bot.turn.context import TurnContext
 from bot.turn.ids import MAX_ENTER_HOPS
 
@@ -50,7 +50,7 @@ class TurnBase:
             channel=event.channel,
             flow=ctx.flows.intake.id,
             state=ctx.flows.intake.spec.initial,
-            locale=ctx.default_locale,
+            locale=ctx.readers.languages.from_hint(event.locale) or ctx.default_locale,
             created_at=now.timestamp(),
             updated_at=now.timestamp(),
             address=event.user_key,
@@ -64,12 +64,16 @@ class TurnBase:
         self.drop_files = False
         self.shown_services: set[str] = set()
         self.read_back_fields: list[str] = []  # inferred this turn: "no" next undoes them
+        self.noticed_language = False  # switched to the language they wrote in, this turn
 
     # --- what we know --------------------------------------------------------------------------
 
     @property
     def reader(self) -> Reader:
         return self.ctx.readers[self.conv.locale]
+
+    def read(self, words: str) -> Understanding:
+        return self.ctx.readers.read(self.conv.locale, words)
 
     @property
     def flow(self) -> CompiledFlow:
@@ -161,6 +165,12 @@ class TurnBase:
             self.conv.pending = {"kind": "readback", "fields": ",".join(self.read_back_fields)}
         if self.shown_services:
             self.conv.memo["shown"] = sorted(self.shown_services)
+        if self.noticed_language:
+            # How to switch back: after what they needed to hear (a crisis answer comes first),
+            # before the buttons.
+            at = next((i for i, e in enumerate(self.effects) if isinstance(e, Choices)), None)
+            notice = Say(self.t("sys.language_noticed"), "notice")
+            self.effects.insert(len(self.effects) if at is None else at, notice)
         self.conv.updated_at = self.now.timestamp()
         self.conv.turns += 1
         entry = TranscriptEntry(

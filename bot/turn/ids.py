@@ -8,6 +8,7 @@ SYS_RESTART = "sys_restart"
 SYS_EXIT = "sys_exit"  # a "Leave quickly" button a channel may add to every keyboard
 SYS_HUMAN, SYS_HELP = "sys_human", "sys_help"  # offered after two misunderstandings in a row
 SYS_KEEP_ALL, SYS_REMOVE = "sys_ind_keep", "sys_ind_rm_"
+SYS_LANGUAGE = "sys_lang_"  # + an offered locale: "sys_lang_cy"
 EVIDENCE_STEP = "evidence"  # each pattern flow's own evidence step, after "keep evidence"
 EVIDENCE_LATER = "evidence_later"  # the tail fragment's evidence step, in every pattern flow
 TAIL_START = "support"

@@ -12,6 +12,7 @@ from bot.turn.ids import (
     SYS_DELETE_YES,
     SYS_GUESS_NO,
     SYS_GUESS_YES,
+    SYS_LANGUAGE,
     SYS_RESTART,
 )
 
@@ -81,7 +82,7 @@ class Interrupts(Evidence):
             self.say_lines("dir.header", ("crisis", "support"), "notice", limit=None)
             return self.resume(None)
         if command == "language":
-            return self.resume("sys.language")
+            return self.choose_language()
         if command == "evidence":
             return self.to_evidence_step(None)
         if command == "export":
@@ -91,6 +92,49 @@ class Interrupts(Evidence):
             self.effects.append(DeliverPack())
             return self.resume(None)
         return self.resume("sys.help")
+
+    # --- language ----------------------------------------------------------------------------
+
+    def choose_language(self) -> Decision:
+        languages = self.ctx.readers.languages
+        if len(languages.offered) < 2:
+            return self.resume("sys.language_only_one")
+        self.notice("sys.language")
+        self.effects.append(
+            Choices(
+                tuple(Option(f"{SYS_LANGUAGE}{loc}", name) for loc, name in languages.names.items())
+            )
+        )
+        return self.finish()
+
+    def switch_language(self, locale: str) -> Decision:
+        """They asked for a language (by name, button or /language): from now on, in it; the
+        step they are on is shown again in it. Their choice is never overridden by a guess."""
+        self.conv.memo["language_chosen"] = True
+        self.conv.locale = locale
+        self.notice("sys.language_switched")
+        if self.is_new:
+            self.enter(self.flow.spec.initial)
+            return self.finish()
+        if self.conv.pending is not None:
+            self.ask_pending_again()
+            return self.finish()
+        self.present(self.state)
+        return self.finish()
+
+    def notice_language(self, u: Understanding, words: str) -> Understanding:
+        """A message clearly written in another language this deployment offers, from someone
+        who has not chosen one: carry on in theirs (saying how to switch back), and read the
+        message again with that language's lexicons."""
+        if self.conv.memo.get("language_chosen"):
+            return u
+        written = self.ctx.readers.languages.written_in(u.folded)
+        if written is None or written == self.conv.locale:
+            return u
+        self.conv.locale = written
+        self.conv.memo["language_chosen"] = True  # one switch: never back and forth on guesses
+        self.noticed_language = True
+        return self.read(words)
 
     def restart(self) -> Decision:
         self.conv.profile = Profile()

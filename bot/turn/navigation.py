@@ -26,6 +26,7 @@ from bot.turn.ids import (
     SYS_HELP,
     SYS_HUMAN,
     SYS_KEEP_ALL,
+    SYS_LANGUAGE,
     SYS_REMOVE,
     SYS_RESTART,
 )
@@ -52,9 +53,11 @@ class Turn(Questions):
         if tag:
             # A deep-link tag (/start from-website): only its crisis words count, not answers.
             words = words.replace("_", " ").replace("-", " ")
-        u = self.reader.read(words) if words.strip() else None
+        u = self.read(words) if words.strip() else None
         if u is not None and tag and u.crisis.level != "clear":
             u = None
+        if u is not None and not tag:
+            u = self.notice_language(u, words)  # so even a crisis is answered in their language
         if u is not None and kind is not EventKind.UPLOAD:
             self.heard = u.text[: self.ctx.max_text_chars]
         # Safety first: a crisis signal is answered before anything else, in any state.
@@ -63,6 +66,9 @@ class Turn(Questions):
             return self.crisis(u)
         if u is not None and (u.command == "exit" or (u.command == "delete" and self.is_new)):
             return self.forget("sys.exit")
+        asked = self.ctx.readers.languages.asked_for(u.folded) if u is not None else None
+        if asked is not None and kind is not EventKind.UPLOAD:
+            return self.switch_language(asked)
         if self.is_new:
             self.enter(self.flow.spec.initial)
             if kind is EventKind.UPLOAD:
@@ -119,6 +125,11 @@ class Turn(Questions):
             return self.settle(yes)
         if option_id == SYS_RESTART:
             return self.restart()
+        if option_id.startswith(SYS_LANGUAGE):
+            locale = option_id[len(SYS_LANGUAGE) :]
+            if locale not in self.ctx.readers.languages.offered:
+                return self.resume("sys.stale")
+            return self.switch_language(locale)
         if option_id in (SYS_HUMAN, SYS_HELP):
             return self.command("human" if option_id == SYS_HUMAN else "help")
         choice = self.option(option_id)
