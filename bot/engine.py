@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from bot import textkeys as tk
 from bot.config import Settings
 from bot.crypto import Keyring
 from bot.directory import Directory
@@ -187,8 +188,8 @@ class Engine:
         profile = conversation.profile
         keys = [
             f"pattern.{profile.pattern}",
-            f"intake.age_{profile.age_band}",
-            f"intake.nation_{profile.nation}",
+            tk.age_label(str(profile.age_band)),
+            tk.nation_label(str(profile.nation)),
             *(f"ind.{kind}" for kind in KINDS),
         ]
         texts, locale = self.renderer.texts, conversation.locale

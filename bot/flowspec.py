@@ -8,6 +8,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot import textkeys as tk
+
 # The common core every pattern flow must deliver on every path (checked by `supportbot validate`).
 CORE_ADVICE = (
     "dont_panic",
@@ -52,7 +54,7 @@ class StateSpec(BaseModel):
         if self.next is not None:
             if self.choices:
                 raise ValueError("a state has either `next` or `choices`, not both")
-            self.choices = [ChoiceSpec(id="next", label="common.next", to=self.next)]
+            self.choices = [ChoiceSpec(id="next", label=tk.COMMON_NEXT, to=self.next)]
         if self.when is not None and self.next is None:
             raise ValueError("a state with `when` needs `next` (where to go when it is skipped)")
         return self

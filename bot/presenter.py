@@ -23,6 +23,7 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from bot import textkeys as tk
 from bot.directory import DAYS, Directory, Service, Shift
 from bot.model import Profile
 from bot.texts import Renderer
@@ -63,9 +64,9 @@ class Presenter:
         ways = []
         contacts = service.contacts
         if "phone" in contacts:
-            ways.append(self._t(locale, "dir.call", profile, value=contacts["phone"]))
+            ways.append(self._t(locale, tk.DIR_CALL, profile, value=contacts["phone"]))
         if "sms" in contacts:
-            key = "dir.text_keyword" if "sms_keyword" in contacts else "dir.text"
+            key = tk.DIR_TEXT_KEYWORD if "sms_keyword" in contacts else tk.DIR_TEXT
             ways.append(
                 self._t(
                     locale,
@@ -77,15 +78,15 @@ class Presenter:
             )
         for kind in ("web", "chat", "email"):
             if kind in contacts and len(ways) < 2:
-                ways.append(self._t(locale, f"dir.{kind}", profile, value=contacts[kind]))
-        return self._t(locale, "dir.or", profile).join(ways[:2])
+                ways.append(self._t(locale, tk.contact_way(kind), profile, value=contacts[kind]))
+        return self._t(locale, tk.DIR_OR, profile).join(ways[:2])
 
     def hours(self, service: Service, locale: str, profile: Profile) -> str:
         if service.hours != "online" and not service.hours_known:
-            return self._t(locale, "dir.hours_unknown", profile)
+            return self._t(locale, tk.DIR_HOURS_UNKNOWN, profile)
         if isinstance(service.hours, str):
-            return self._t(locale, f"dir.hours_{service.hours}", profile)
-        names = {day: self._t(locale, f"day.{day}", profile) for day in (*DAYS, "every_day")}
+            return self._t(locale, tk.hours_kind(service.hours), profile)
+        names = {day: self._t(locale, tk.day_name(day), profile) for day in (*DAYS, "every_day")}
         return ", ".join(_shift_text(shift, names) for shift in service.hours)
 
     def line(self, service: Service, is_open: bool | None, locale: str, profile: Profile) -> str:
@@ -97,9 +98,9 @@ class Presenter:
         status = self.hours(service, locale, profile)
         # "open now"/"closed now" only where we hold the hours as fact (see the module's notes).
         if service.hours_known and is_open is True:
-            status = self._t(locale, "dir.open_now", profile, hours=status)
+            status = self._t(locale, tk.DIR_OPEN_NOW, profile, hours=status)
         elif service.hours_known and is_open is False:
-            status = self._t(locale, "dir.closed_now", profile, hours=status)
+            status = self._t(locale, tk.DIR_CLOSED_NOW, profile, hours=status)
         if status:
             parts.append(status)
         return "• " + " — ".join(part for part in parts if part)

@@ -18,123 +18,18 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from bot import textkeys
 from bot.directory import AGE_BANDS, NATIONS, Directory
-from bot.evidence.indicators import KINDS
 from bot.flowspec import CORE_ADVICE, FLOW_TARGET, YOUNG_TAKEDOWN, FlowSpec, load_specs
 from bot.model import Profile
 from bot.predicates import PREDICATES, holds
 from bot.presenter import MAX_MESSAGE
+from bot.reading.questions import QuestionBook
 from bot.texts import Renderer, Texts, pick_variant
+from bot.web.widget import label_keys
 
 # A phone-number-like run of digits typed straight into a text (not from the directory).
 _TYPED_NUMBER = re.compile(r"(?<![{\w])\+?\d[\d \-]{5,}\d")
-# Keys the engine itself uses (outside any flow), so every locale must have them.
-ENGINE_KEYS = (
-    "common.next",
-    "common.yes",
-    "common.no",
-    "dir.header",
-    "dir.call",
-    "dir.text",
-    "dir.text_keyword",
-    "dir.web",
-    "dir.chat",
-    "dir.email",
-    "dir.or",
-    "dir.hours_always",
-    "dir.hours_online",
-    "dir.hours_unknown",
-    "dir.open_now",
-    "dir.closed_now",
-    "dir.more",
-    "day.mon",
-    "day.tue",
-    "day.wed",
-    "day.thu",
-    "day.fri",
-    "day.sat",
-    "day.sun",
-    "day.every_day",
-    "sys.crisis_intro",
-    "sys.crisis_lines",
-    "sys.crisis_after",
-    "sys.human",
-    "sys.help",
-    "sys.language",
-    "sys.language_only_one",
-    "sys.language_switched",
-    "sys.language_noticed",
-    "sys.exit",
-    "sys.delete_confirm",
-    "sys.opt_delete_yes",
-    "sys.opt_delete_no",
-    "sys.deleted",
-    "sys.delete_kept",
-    "sys.restarted",
-    "sys.opt_restart",
-    "sys.welcome_back",
-    "sys.reask",
-    "sys.reask_pattern",
-    "sys.guess",
-    "sys.guess_place",
-    "sys.guess_wrong",
-    "sys.empty",
-    "sys.too_long",
-    "sys.unsupported",
-    "sys.stale",
-    "sys.crisis_other",
-    "sys.crisis_check",
-    "sys.opt_check_yes",
-    "sys.opt_check_no",
-    "sys.crisis_check_no",
-    "sys.dont_send_more",
-    "sys.readback",
-    "sys.rb_and",
-    "sys.rb_age",
-    "sys.rb_band",
-    "sys.rb_place",
-    "sys.rb_place_town",
-    "sys.readback_fix",
-    "sys.now_young",
-    "sys.switch_pattern",
-    "sys.guess_story",
-    "sys.question_unknown",
-    "sys.closing",
-    "sys.noted",
-    "sys.still_here",
-    "sys.feelings",
-    "sys.nation_optional",
-    "sys.thanks_then",
-    "sys.limited",
-    "sys.not_kept",
-    "evidence.how_to_finish",
-    "sys.reask_twice",
-    "sys.opt_human",
-    "sys.opt_help",
-    "evidence.found_earlier",
-    "evidence.kept_said",
-    "evidence.young_files_removed",
-    "evidence.saved_file",
-    "evidence.saved_text",
-    "evidence.found",
-    "evidence.found_question",
-    "evidence.opt_keep_all",
-    "evidence.opt_remove",
-    "evidence.kept",
-    "evidence.removed",
-    "evidence.mass_phishing",
-    "evidence.not_yet",
-    "evidence.soon",
-    "evidence.not_now",
-    "evidence.no_images_young",
-    "evidence.refused_too_big",
-    "evidence.refused",
-    "evidence.quota",
-    "evidence.after_intake",
-    "evidence.pack_ready",
-    "evidence.nothing_yet",
-    *(f"ind.{kind}" for kind in KINDS),
-)
 SAMPLE_VALUES = {
     "answer": "Wales",
     "place": "Cardiff",
@@ -181,9 +76,19 @@ def validate(flows_dir: Path, content_dir: Path, default_locale: str = "en-GB") 
         problems += _check_graph(spec, flow_ids)
         if spec.kind == "pattern":
             problems += _check_core_advice(spec)
-    keys = _keys_used(specs, directory)
+    answers = _answer_keys(content_dir / default_locale / "questions.yaml", problems)
+    keys = _keys_used(specs, directory, answers)
     problems += _check_texts(texts, keys, directory)
     return problems
+
+
+def _answer_keys(path: Path, problems: list[Problem]) -> set[str]:
+    try:
+        book = QuestionBook.load(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        problems.append(Problem(str(path), f"cannot load questions: {exc}"))
+        return set()
+    return {key for entry in book.entries.values() for key in entry.say}
 
 
 def _load_flows(flows_dir: Path, problems: list[Problem]) -> list[FlowSpec]:
@@ -317,8 +222,10 @@ def _check_core_advice(spec: FlowSpec) -> list[Problem]:
     return problems
 
 
-def _keys_used(specs: list[FlowSpec], directory: Directory | None) -> set[str]:
-    keys = set(ENGINE_KEYS)
+def _keys_used(specs: list[FlowSpec], directory: Directory | None, answers: set[str]) -> set[str]:
+    """Every key something uses: the code (its registry), the flows, the directory's services
+    and the question book's answers."""
+    keys = textkeys.required() | label_keys() | answers
     for spec in specs:
         keys.add(spec.title)
         for state in spec.states.values():
@@ -340,6 +247,8 @@ def _check_texts(texts: Texts, keys: set[str], directory: Directory | None) -> l
     for locale, catalogue in texts.catalogues.items():
         for key in sorted(keys - catalogue.keys()):
             problems.append(Problem(f"content/{locale}", f"missing text {key!r}"))
+        for key in sorted(catalogue.keys() - keys):
+            problems.append(Problem(f"content/{locale}", f"unknown text {key!r} (nothing uses it)"))
         for key in sorted(keys & catalogue.keys()):
             entry = catalogue[key]
             variants = [entry] if isinstance(entry, str) else list(entry.values())

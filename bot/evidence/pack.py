@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
+from bot import textkeys as tk
 from bot.evidence.sniff import EXTENSIONS
 from bot.model import Conversation, TranscriptEntry
 from bot.storage.base import EvidenceRecord
@@ -169,12 +170,12 @@ def report_lines(contents: PackContents, entries: list[dict[str, Any]]) -> list[
         labels, ("pattern", f"pattern.{profile.pattern}"), profile.pattern, "not known"
     )
     age = _label(
-        labels, ("age_band", f"intake.age_{profile.age_band}"), profile.age_band, "not given"
+        labels, ("age_band", tk.age_label(str(profile.age_band))), profile.age_band, "not given"
     )
     if profile.age_band == "unknown":
         age = "not given"  # the label is the button "I'd rather not say", not a fact about them
     nation = _label(
-        labels, ("nation", f"intake.nation_{profile.nation}"), profile.nation, "not given"
+        labels, ("nation", tk.nation_label(str(profile.nation))), profile.nation, "not given"
     )
     out.append(("line", f"What happened: {pattern}"))
     out.append(("line", f"Age: {age}. Lives in: {nation}."))
@@ -197,7 +198,7 @@ def report_lines(contents: PackContents, entries: list[dict[str, Any]]) -> list[
         out.append(("line", "None recorded."))
     for indicator in conversation.indicators:
         state = "" if indicator["status"] == "confirmed" else " (not confirmed by the person)"
-        kind = _label(labels, (f"ind.{indicator['kind']}",), indicator["kind"], "Detail")
+        kind = _label(labels, (tk.indicator_label(indicator["kind"]),), indicator["kind"], "Detail")
         out.append(("line", f"- {kind}: {indicator['value']}{state}"))
 
     out.append(("heading", "Advice given"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from bot import textkeys as tk
 from bot.flowmachine import CompiledFlow
 from bot.flowspec import FLOW_TARGET, ChoiceSpec, StateSpec
 from bot.model import (
@@ -136,7 +137,7 @@ class TurnBase:
         for message in pack(self.t(header_key), listing.lines):
             self.say(message, kind)
         if listing.left_out:
-            self.notice("dir.more")
+            self.notice(tk.DIR_MORE)
 
     def options(self) -> list[Option]:
         return [
@@ -169,7 +170,7 @@ class TurnBase:
             # How to switch back: after what they needed to hear (a crisis answer comes first),
             # before the buttons.
             at = next((i for i, e in enumerate(self.effects) if isinstance(e, Choices)), None)
-            notice = Say(self.t("sys.language_noticed"), "notice")
+            notice = Say(self.t(tk.SYS_LANGUAGE_NOTICED), "notice")
             self.effects.insert(len(self.effects) if at is None else at, notice)
         self.conv.updated_at = self.now.timestamp()
         self.conv.turns += 1
@@ -204,7 +205,7 @@ class TurnBase:
         flow = self.flow
         target = flow.fire(self.conv.state, choice.id, self.profile)
         if target is None:
-            return self.resume("sys.stale")
+            return self.resume(tk.SYS_STALE)
         self.conv.answers[f"{flow.id}.{self.conv.state}"] = choice.id
         self.conv.pending = None
         self.apply(choice.set, extra or {})
@@ -266,7 +267,7 @@ class TurnBase:
         for key in spec.say:
             self.say(self.t(key), logged_as="advice" if spec.advice else None)
         if spec.show:
-            self.say_lines("dir.header", tuple(spec.show), "step")
+            self.say_lines(tk.DIR_HEADER, tuple(spec.show), "step")
         if spec.handoff:
             self.ask_for_person()
         # Under-18s (and anyone whose age we don't know) are never asked to upload anything.
@@ -277,5 +278,5 @@ class TurnBase:
     def ask_for_person(self) -> None:
         self.handoff("asked")
         # Honest about what happens next: is anyone from the team online right now?
-        key = "sys.human_staffed" if self.ctx.staffed() else "sys.human"
+        key = tk.SYS_HUMAN_STAFFED if self.ctx.staffed() else tk.SYS_HUMAN
         self.say_lines(key, ("crisis", "support"), "notice", open_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from bot import textkeys as tk
 from bot.evidence.indicators import extract, looks_like_mass_phishing
 from bot.evidence.items import MAX_BYTES, MAX_INDICATORS, MAX_ITEMS, new_item, short
 from bot.evidence.sniff import MAX_FILE_BYTES, sniff
@@ -23,11 +24,11 @@ class Evidence(TurnBase):
         """Go to an evidence step without skipping any advice still to come."""
         flow, here = self.flow, self.conv.state
         if flow.spec.kind != "pattern" or EVIDENCE_LATER not in flow.spec.states:
-            return self.resume("evidence.after_intake")
+            return self.resume(tk.EVIDENCE_AFTER_INTAKE)
         if self.state.collect:
             return self.resume(None)
         if EVIDENCE_STEP in flow.spec.states and flow.reaches(here, EVIDENCE_STEP):
-            return self.resume("evidence.soon")  # it is a step or two ahead
+            return self.resume(tk.EVIDENCE_SOON)  # it is a step or two ahead
         if notice:
             self.notice(notice)
         self.conv.pending = None
@@ -45,28 +46,30 @@ class Evidence(TurnBase):
             # Details they typed earlier, read back here so they can keep or remove them.
             self.effects = [e for e in self.effects if not isinstance(e, Choices)]
             self.conv.pending = {"kind": "indicators"}
-            self.read_back("evidence.found_earlier")
+            self.read_back(tk.EVIDENCE_FOUND_EARLIER)
 
     # --- files -----------------------------------------------------------------------------------
 
     def upload(self) -> Decision:
         attachment = self.event.attachment
         if attachment is None:
-            return self.resume("sys.unsupported")
+            return self.resume(tk.SYS_UNSUPPORTED)
         self.heard = f"[a file, {len(attachment.data)} bytes]"
         if self.profile.age_band is None and self.profile.age is None:
-            return self.resume("evidence.not_now")
+            return self.resume(tk.EVIDENCE_NOT_NOW)
         if young(self.profile):
             # Under-18s are never asked for images, and nothing they send is kept.
-            return self.resume("evidence.no_images_young")
+            return self.resume(tk.EVIDENCE_NO_IMAGES_YOUNG)
         if attachment.declared_size > MAX_FILE_BYTES:
-            return self.resume("evidence.refused_too_big")
+            return self.resume(tk.EVIDENCE_REFUSED_TOO_BIG)
         verdict = sniff(attachment.data)
         if verdict.media_type is None:
-            key = "evidence.refused_too_big" if verdict.reason == "too_big" else "evidence.refused"
+            key = (
+                tk.EVIDENCE_REFUSED_TOO_BIG if verdict.reason == "too_big" else tk.EVIDENCE_REFUSED
+            )
             return self.resume(key)
         if not self.room_for(len(attachment.data)):
-            return self.resume("evidence.quota")
+            return self.resume(tk.EVIDENCE_QUOTA)
         item = new_item(
             "file",
             verdict.media_type,
@@ -76,11 +79,11 @@ class Evidence(TurnBase):
             self.now.timestamp(),
         )
         self.keep(item)
-        self.say(self.t("evidence.saved_file", sha=item.sha256[:12]))
+        self.say(self.t(tk.EVIDENCE_SAVED_FILE, sha=item.sha256[:12]))
         if not self.state.collect and not self.conv.memo.get("warned"):
             # Kept from any step, but the first time outside the evidence step they hear what
             # never to send (the evidence step says it before asking).
-            self.notice("evidence.warning")
+            self.notice(tk.EVIDENCE_WARNING)
             self.conv.memo["warned"] = True
         return self.resume(None)
 
@@ -128,14 +131,14 @@ class Evidence(TurnBase):
         """At an evidence step: everything typed is evidence; details found are read back."""
         found = self.keep_text(text)
         if found is None:
-            return self.resume("evidence.quota")
+            return self.resume(tk.EVIDENCE_QUOTA)
         if looks_like_mass_phishing(text):
-            self.notice("evidence.mass_phishing")
+            self.notice(tk.EVIDENCE_MASS_PHISHING)
         if not found:
-            self.say(self.t("evidence.saved_text"))
+            self.say(self.t(tk.EVIDENCE_SAVED_TEXT))
             return self.resume(None)
         self.conv.pending = {"kind": "indicators"}
-        self.read_back("evidence.found")
+        self.read_back(tk.EVIDENCE_FOUND)
         return self.finish()
 
     def pending_indicators(self) -> list[dict[str, str]]:
@@ -143,19 +146,19 @@ class Evidence(TurnBase):
 
     def read_back(self, header: str) -> None:
         lines = [
-            f"{number}. {self.t('ind.' + i['kind'])}: {short(i['value'], 80)}"
+            f"{number}. {self.t(tk.indicator_label(i['kind']))}: {short(i['value'], 80)}"
             for number, i in enumerate(self.pending_indicators(), start=1)
         ]
         for message in pack(self.t(header), lines):
             self.say(message)
-        self.say(self.t("evidence.found_question"))
+        self.say(self.t(tk.EVIDENCE_FOUND_QUESTION))
         self.indicator_options()
 
     def indicator_options(self) -> None:
-        options = [Option(SYS_KEEP_ALL, self.t("evidence.opt_keep_all"))]
+        options = [Option(SYS_KEEP_ALL, self.t(tk.EVIDENCE_OPT_KEEP_ALL))]
         for number, indicator in enumerate(self.pending_indicators()[:8], start=1):
             label = self.t(
-                "evidence.opt_remove", number=str(number), value=short(indicator["value"], 30)
+                tk.EVIDENCE_OPT_REMOVE, number=str(number), value=short(indicator["value"], 30)
             )
             options.append(Option(SYS_REMOVE + indicator["id"], label))
         self.effects.append(Choices(tuple(options)))
@@ -164,16 +167,16 @@ class Evidence(TurnBase):
         for indicator in self.pending_indicators():
             indicator["status"] = "confirmed"
         self.conv.pending = None
-        return self.resume("evidence.kept")
+        return self.resume(tk.EVIDENCE_KEPT)
 
     def remove_indicator(self, indicator_id: str) -> Decision:
         before = len(self.conv.indicators)
         self.conv.indicators = [i for i in self.conv.indicators if i["id"] != indicator_id]
         if len(self.conv.indicators) == before:
-            return self.resume("sys.stale")
-        self.notice("evidence.removed")
+            return self.resume(tk.SYS_STALE)
+        self.notice(tk.EVIDENCE_REMOVED)
         if self.pending_indicators():
-            self.read_back("evidence.found")
+            self.read_back(tk.EVIDENCE_FOUND)
             return self.finish()
         self.conv.pending = None
-        return self.resume("evidence.kept")
+        return self.resume(tk.EVIDENCE_KEPT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import textkeys as tk
 from bot.model import Choices, Decision, DeliverPack, Effect, End, Option, Profile, Say
 from bot.reading.reader import Understanding
 from bot.turn.evidence import Evidence
@@ -24,10 +25,10 @@ class Interrupts(Evidence):
         """Clear risk: 999 and the lines open now first, a priority handoff, then where we were."""
         self.conv.profile.crisis = True
         about_other = understanding is not None and understanding.crisis.about_other
-        self.say(self.t("sys.crisis_other" if about_other else "sys.crisis_intro"), "crisis")
-        self.say_lines("sys.crisis_lines", ("crisis",), "crisis", open_only=True)
+        self.say(self.t(tk.SYS_CRISIS_OTHER if about_other else tk.SYS_CRISIS_INTRO), "crisis")
+        self.say_lines(tk.SYS_CRISIS_LINES, ("crisis",), "crisis", open_only=True)
         self.handoff("crisis")
-        self.say(self.t("sys.crisis_after"), "crisis")
+        self.say(self.t(tk.SYS_CRISIS_AFTER), "crisis")
         if self.conv.pending is not None and self.conv.pending.get("kind") == "crisis_check":
             self.conv.pending = None
         if self.is_new:
@@ -49,7 +50,7 @@ class Interrupts(Evidence):
         lines = self.ctx.presenter.lines(
             ("crisis",), self.conv.locale, self.profile, self.now, open_only=True, limit=2
         )
-        self.say("\n".join([self.t("sys.crisis_check"), *lines]), "crisis")
+        self.say("\n".join([self.t(tk.SYS_CRISIS_CHECK), *lines]), "crisis")
         self.ask_pending_again()
         return self.finish()
 
@@ -59,7 +60,7 @@ class Interrupts(Evidence):
             return self.crisis()
         # They are told to type "help me" if it changes: from now on that means the lines.
         self.conv.memo["checked_no"] = True
-        return self.resume("sys.crisis_check_no")
+        return self.resume(tk.SYS_CRISIS_CHECK_NO)
 
     # --- leaving and deleting ----------------------------------------------------------------
 
@@ -70,7 +71,7 @@ class Interrupts(Evidence):
     def command(self, command: str) -> Decision:
         if command == "delete":
             self.conv.pending = {"kind": "delete"}
-            self.notice("sys.delete_confirm")
+            self.notice(tk.SYS_DELETE_CONFIRM)
             self.ask_pending_again()
             return self.finish()
         if command == "restart":
@@ -79,7 +80,7 @@ class Interrupts(Evidence):
             self.ask_for_person()
             return self.resume(None)
         if command == "more_lines":
-            self.say_lines("dir.header", ("crisis", "support"), "notice", limit=None)
+            self.say_lines(tk.DIR_HEADER, ("crisis", "support"), "notice", limit=None)
             return self.resume(None)
         if command == "language":
             return self.choose_language()
@@ -87,19 +88,19 @@ class Interrupts(Evidence):
             return self.to_evidence_step(None)
         if command == "export":
             if not (self.conv.evidence_count or self.conv.indicators):
-                return self.resume("evidence.nothing_yet")
-            self.notice("evidence.pack_ready")
+                return self.resume(tk.EVIDENCE_NOTHING_YET)
+            self.notice(tk.EVIDENCE_PACK_READY)
             self.effects.append(DeliverPack())
             return self.resume(None)
-        return self.resume("sys.help")
+        return self.resume(tk.SYS_HELP)
 
     # --- language ----------------------------------------------------------------------------
 
     def choose_language(self) -> Decision:
         languages = self.ctx.readers.languages
         if len(languages.offered) < 2:
-            return self.resume("sys.language_only_one")
-        self.notice("sys.language")
+            return self.resume(tk.SYS_LANGUAGE_ONLY_ONE)
+        self.notice(tk.SYS_LANGUAGE)
         self.effects.append(
             Choices(
                 tuple(Option(f"{SYS_LANGUAGE}{loc}", name) for loc, name in languages.names.items())
@@ -112,7 +113,7 @@ class Interrupts(Evidence):
         step they are on is shown again in it. Their choice is never overridden by a guess."""
         self.conv.memo["language_chosen"] = True
         self.conv.locale = locale
-        self.notice("sys.language_switched")
+        self.notice(tk.SYS_LANGUAGE_SWITCHED)
         if self.is_new:
             self.enter(self.flow.spec.initial)
             return self.finish()
@@ -142,13 +143,13 @@ class Interrupts(Evidence):
         self.conv.pending = None
         self.conv.memo = {}
         self.conv.flow = self.ctx.flows.intake.id
-        self.notice("sys.restarted")
+        self.notice(tk.SYS_RESTARTED)
         self.enter(self.flow.spec.initial)
         return self.finish()
 
     def welcome_back(self) -> Decision:
-        self.notice("sys.welcome_back")
-        self.show_options([Option(SYS_RESTART, self.t("sys.opt_restart"))])
+        self.notice(tk.SYS_WELCOME_BACK)
+        self.show_options([Option(SYS_RESTART, self.t(tk.SYS_OPT_RESTART))])
         return self.finish()
 
     # --- questions outside the flow: yes/no asked by the engine ---------------------------------
@@ -160,13 +161,13 @@ class Interrupts(Evidence):
         kind = (self.conv.pending or {}).get("kind")
         if kind == "delete":
             self.yes_no(
-                (SYS_DELETE_YES, "sys.opt_delete_yes"), (SYS_DELETE_NO, "sys.opt_delete_no")
+                (SYS_DELETE_YES, tk.SYS_OPT_DELETE_YES), (SYS_DELETE_NO, tk.SYS_OPT_DELETE_NO)
             )
         elif kind == "crisis_check":
-            self.yes_no((SYS_CHECK_YES, "sys.opt_check_yes"), (SYS_CHECK_NO, "sys.opt_check_no"))
+            self.yes_no((SYS_CHECK_YES, tk.SYS_OPT_CHECK_YES), (SYS_CHECK_NO, tk.SYS_OPT_CHECK_NO))
         elif kind == "indicators":
             self.indicator_options()
         elif kind == "guess":
-            self.yes_no((SYS_GUESS_YES, "common.yes"), (SYS_GUESS_NO, "common.no"))
+            self.yes_no((SYS_GUESS_YES, tk.COMMON_YES), (SYS_GUESS_NO, tk.COMMON_NO))
         else:
             self.show_options()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from bot import textkeys as tk
 from bot.flowspec import ChoiceSpec
 from bot.model import Decision, EventKind, Option
 from bot.reading.reader import Understanding
@@ -43,7 +44,7 @@ class Turn(Questions):
             option = clean(self.event.text)
             if option == SYS_EXIT:
                 # Also for a conversation already forgotten: leaving must never start a new one.
-                return self.forget("sys.exit")
+                return self.forget(tk.SYS_EXIT)
             if self.is_new:
                 self.enter(self.flow.spec.initial)
                 return self.finish()
@@ -65,7 +66,7 @@ class Turn(Questions):
             self.absorb(u, quiet=True)  # so the lines fit their age and nation
             return self.crisis(u)
         if u is not None and (u.command == "exit" or (u.command == "delete" and self.is_new)):
-            return self.forget("sys.exit")
+            return self.forget(tk.SYS_EXIT)
         asked = self.ctx.readers.languages.asked_for(u.folded) if u is not None else None
         if asked is not None and kind is not EventKind.UPLOAD:
             return self.switch_language(asked)
@@ -80,15 +81,15 @@ class Turn(Questions):
         if kind is EventKind.START and u is None:
             return self.welcome_back()
         if kind is EventKind.UNSUPPORTED:
-            return self.resume("sys.unsupported")
+            return self.resume(tk.SYS_UNSUPPORTED)
         if kind is EventKind.UPLOAD:
             if u is not None:  # a caption: what it says is used too
                 self.absorb(u)
             return self.upload()
         if u is None:
-            return self.resume("sys.empty")
+            return self.resume(tk.SYS_EMPTY)
         if len(words) > self.ctx.max_text_chars:
-            return self.resume("sys.too_long")
+            return self.resume(tk.SYS_TOO_LONG)
         if u.crisis.level == "possible":
             self.absorb(u, quiet=True)
             if (self.conv.pending or {}).get("kind") == "crisis_check":
@@ -106,7 +107,7 @@ class Turn(Questions):
         pending = (self.conv.pending or {}).get("kind")
         if option_id == SYS_KEEP_ALL or option_id.startswith(SYS_REMOVE):
             if pending != "indicators":
-                return self.resume("sys.stale")
+                return self.resume(tk.SYS_STALE)
             if option_id == SYS_KEEP_ALL:
                 return self.keep_indicators()
             return self.remove_indicator(option_id[len(SYS_REMOVE) :])
@@ -120,7 +121,7 @@ class Turn(Questions):
         }
         if option_id in expected:
             if pending != expected[option_id]:
-                return self.resume("sys.stale")
+                return self.resume(tk.SYS_STALE)
             yes = option_id in (SYS_GUESS_YES, SYS_DELETE_YES, SYS_CHECK_YES)
             return self.settle(yes)
         if option_id == SYS_RESTART:
@@ -128,14 +129,14 @@ class Turn(Questions):
         if option_id.startswith(SYS_LANGUAGE):
             locale = option_id[len(SYS_LANGUAGE) :]
             if locale not in self.ctx.readers.languages.offered:
-                return self.resume("sys.stale")
+                return self.resume(tk.SYS_STALE)
             return self.switch_language(locale)
         if option_id in (SYS_HUMAN, SYS_HELP):
             return self.command("human" if option_id == SYS_HUMAN else "help")
         choice = self.option(option_id)
         if choice is None:
             # A button from an earlier step, or forged data: say so kindly and change nothing.
-            return self.resume("sys.stale")
+            return self.resume(tk.SYS_STALE)
         self.heard = self.t(choice.label)
         return self.advance(choice)
 
@@ -149,7 +150,7 @@ class Turn(Questions):
             return self.settle_crisis_check(yes)
         if kind == "delete":
             self.conv.pending = None
-            return self.forget("sys.deleted") if yes else self.resume("sys.delete_kept")
+            return self.forget(tk.SYS_DELETED) if yes else self.resume(tk.SYS_DELETE_KEPT)
         return self.settle_guess(yes)
 
     # --- typed words -------------------------------------------------------------------------
@@ -206,25 +207,25 @@ class Turn(Questions):
         elif self.in_intake and (learned or opening):
             return self.next_question()
         if state.final and (u.agreement is not None or u.folded in commands.thanks):
-            return self.resume("sys.closing")
+            return self.resume(tk.SYS_CLOSING)
         if state.final and (u.folded in commands.greetings or u.asks):
-            return self.resume("sys.still_here")
+            return self.resume(tk.SYS_STILL_HERE)
         if learned or answered or u.facts.send_more:
             return self.resume(None)
         if u.folded in commands.feelings:
-            return self.resume("sys.feelings")
+            return self.resume(tk.SYS_FEELINGS)
         if self.in_intake and state.expect == "pattern" and (u.story or kept):
-            return self.resume("sys.reask_pattern")
+            return self.resume(tk.SYS_REASK_PATTERN)
         if kept:
-            self.notice("evidence.kept_said")
+            self.notice(tk.EVIDENCE_KEPT_SAID)
             # At an intake question, ask it again in full: it still needs an answer.
             return self.next_question() if self.in_intake else self.resume(None)
         refused = u.agreement is False or (u.age is not None and u.age.band == "unknown")
         if self.in_intake and state.expect == "nation" and refused:
-            return self.resume("sys.nation_optional")
+            return self.resume(tk.SYS_NATION_OPTIONAL)
         if self.in_intake and state.expect is not None and u.words >= 3 and misses == 0:
             # They said something we can't place: thank them, and ask the question again.
-            self.notice("sys.thanks_then")
+            self.notice(tk.SYS_THANKS_THEN)
             return self.next_question()
         return self.miss(misses)
 
@@ -238,7 +239,7 @@ class Turn(Questions):
                 return self.advance(finished)
         small_talk = u.agreement is True or u.folded in commands.thanks
         if (small_talk or u.folded in commands.greetings) and u.words <= 3:
-            return self.resume("evidence.how_to_finish")
+            return self.resume(tk.EVIDENCE_HOW_TO_FINISH)
         if u.asks and not u.story and self.answer(u):
             return self.resume(None)
         self.absorb(u)
@@ -265,11 +266,11 @@ class Turn(Questions):
         """Not understood. Never twice the same way: the second time, a way out as well."""
         self.conv.memo["misses"] = misses + 1
         if misses == 0:
-            return self.resume("sys.reask")
-        self.notice("sys.reask_twice")
+            return self.resume(tk.SYS_REASK)
+        self.notice(tk.SYS_REASK_TWICE)
         self.conv.pending = None
         self.show_options(
-            [Option(SYS_HUMAN, self.t("sys.opt_human")), Option(SYS_HELP, self.t("sys.opt_help"))]
+            [Option(SYS_HUMAN, self.t(tk.SYS_OPT_HUMAN)), Option(SYS_HELP, self.t(tk.SYS_OPT_HELP))]
         )
         return self.finish()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import textkeys as tk
 from bot.reading.reader import Understanding
 from bot.turn.slots import Slots
 
@@ -19,6 +20,6 @@ class Questions(Slots):
             return True
         if u.asks and u.words >= 3 and not (u.age or u.place or u.pattern):
             # An honest "I don't know that one", and a person who might.
-            self.notice("sys.question_unknown")
+            self.notice(tk.SYS_QUESTION_UNKNOWN)
             return True
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bot import textkeys as tk
 from bot.directory import band_for_age
 from bot.flowspec import StateSpec
 from bot.model import Decision
@@ -28,7 +29,7 @@ class Slots(Interrupts):
         self._facts(u)
         if u.facts.send_more and not self.conv.memo.get("send_more_said") and not quiet:
             # "Send more or I post these": the first thing they hear is not to send any more.
-            self.say(self.t("sys.dont_send_more"), "step")
+            self.say(self.t(tk.SYS_DONT_SEND_MORE), "step")
             self.conv.memo["send_more_said"] = True
         age = u.age
         if age is not None and age.band == "unknown" and self.state.expect != "age":
@@ -48,7 +49,7 @@ class Slots(Interrupts):
                 learned.append(self._place_words(place.nation, place.place))
                 read_back.append("nation")
         if learned and not quiet:
-            self.notice("sys.readback", what=self.t("sys.rb_and").join(learned))
+            self.notice(tk.SYS_READBACK, what=self.t(tk.SYS_RB_AND).join(learned))
             # A soft question, asked when the turn ends: "no" next undoes it.
             self.read_back_fields += read_back
         now_young = young(self.profile) if self.profile.age_band is not None else None
@@ -59,14 +60,14 @@ class Slots(Interrupts):
 
     def _age_words(self, age: int | None, band: str, detail: str) -> str:
         if age is not None:
-            return self.t("sys.rb_age", age=str(age))
-        return self.t("sys.rb_band", band=self.t(f"intake.age_{band}").lower())
+            return self.t(tk.SYS_RB_AGE, age=str(age))
+        return self.t(tk.SYS_RB_BAND, band=self.t(tk.age_label(band)).lower())
 
     def _place_words(self, nation: str, place: str) -> str:
-        name = self.t(f"intake.nation_{nation}")
+        name = self.t(tk.nation_label(nation))
         if place:
-            return self.t("sys.rb_place_town", place=place, nation=name)
-        return self.t("sys.rb_place", nation=name)
+            return self.t(tk.SYS_RB_PLACE_TOWN, place=place, nation=name)
+        return self.t(tk.SYS_RB_PLACE, nation=name)
 
     def _facts(self, u: Understanding) -> None:
         facts, memo = u.facts, self.conv.memo
@@ -84,23 +85,23 @@ class Slots(Interrupts):
         """They told us they are under 18 after all: their own path from here, and no files."""
         if self.conv.evidence_count and self.conv.evidence_bytes:
             self.drop_files = True
-            self.notice("evidence.young_files_removed")
+            self.notice(tk.EVIDENCE_YOUNG_FILES_REMOVED)
             self.conv.evidence_count = 0
             self.conv.evidence_bytes = 0
             self.evidence = [item for item in self.evidence if item.kind != "file"]
-        self.say(self.t("sys.now_young"), "step")
+        self.say(self.t(tk.SYS_NOW_YOUNG), "step")
 
     def undo_readback(self) -> Decision:
         """ "No, that's wrong" right after a read-back: forget what was inferred, ask again."""
         fields = str((self.conv.pending or {}).get("fields", "")).split(",")
         self.conv.pending = None
         if not self.in_intake:
-            return self.resume("sys.readback_fix")
+            return self.resume(tk.SYS_READBACK_FIX)
         undo: dict[str, None] = {name: None for name in fields if name in ("age_band", "nation")}
         if "age_band" in undo:
             undo["age"] = None
         self.conv.profile = dataclasses.replace(self.profile, **undo)  # type: ignore[arg-type]
-        self.notice("sys.guess_wrong")
+        self.notice(tk.SYS_GUESS_WRONG)
         intake = self.ctx.flows.intake.spec
         for name, state in intake.states.items():  # the first question now unanswered
             slot = SLOT_OF_EXPECT.get(state.expect or "")
@@ -129,11 +130,11 @@ class Slots(Interrupts):
                 self.conv.memo["pattern_guess"] = top
             if self.state.expect in ("age", "nation"):
                 # They told us what happened while we asked something else: say we have it.
-                self.notice("sys.noted")
+                self.notice(tk.SYS_NOTED)
             return self.next_question()
         if top in ESCALATIONS and top != self.profile.pattern and reading.certain:
             self.conv.pending = {"kind": "guess", "pattern": top}
-            self.notice("sys.switch_pattern", answer=self.t(f"pattern.{top}"))
+            self.notice(tk.SYS_SWITCH_PATTERN, answer=self.t(f"pattern.{top}"))
             self.ask_pending_again()
             return self.finish()
         return None
@@ -143,7 +144,7 @@ class Slots(Interrupts):
             self.conv.profile = dataclasses.replace(self.profile, pattern=pattern)
             return self.next_question()
         self.conv.pending = {"kind": "guess", "pattern": pattern}
-        self.notice("sys.guess", answer=self.t(f"pattern.{pattern}"))
+        self.notice(tk.SYS_GUESS, answer=self.t(f"pattern.{pattern}"))
         self.ask_pending_again()
         return self.finish()
 
@@ -153,7 +154,7 @@ class Slots(Interrupts):
         pattern = pending.get("pattern")
         if not yes or not pattern:
             self.conv.memo.pop("pattern_guess", None)
-            return self.resume("sys.guess_wrong")
+            return self.resume(tk.SYS_GUESS_WRONG)
         self.conv.memo.pop("pattern_guess", None)
         if self.in_intake:
             self.conv.profile = dataclasses.replace(self.profile, pattern=pattern)
@@ -181,7 +182,7 @@ class Slots(Interrupts):
         if spec.expect == "pattern" and guess and self.profile.pattern is None:
             # They told their story before we asked: check our reading of it, don't ask again.
             self.conv.pending = {"kind": "guess", "pattern": str(guess)}
-            self.notice("sys.guess_story", answer=self.t(f"pattern.{guess}"))
+            self.notice(tk.SYS_GUESS_STORY, answer=self.t(f"pattern.{guess}"))
             self.ask_pending_again()
             return
         super().present(spec)

@@ -21,9 +21,19 @@ UI_PREFIX = "widget."
 FRAME_PATH = "/widget/frame"
 
 
+def label_keys() -> set[str]:
+    """The text keys the widget's own script uses (`ui.send` -> `widget.send`): validate
+    requires these in every locale, read from the code rather than kept by hand."""
+    script = (STATIC / "frame.js").read_text(encoding="utf-8")
+    return {UI_PREFIX + name for name in _UI_NAME.findall(script)}
+
+
+_UI_NAME = re.compile(r"\bui\.([a-z_]{1,40})")
+
+
 def widget_labels(texts: Texts) -> dict[str, object]:
     """Every locale's widget labels, plus which one to use when a page asks for an unknown one."""
-    keys = [k for k in texts.catalogues[texts.default_locale] if k.startswith(UI_PREFIX)]
+    keys = sorted(label_keys())
     labels: dict[str, object] = {
         locale: {k[len(UI_PREFIX) :]: str(texts.entry(locale, k)) for k in keys}
         for locale in texts.locales
