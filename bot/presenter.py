@@ -22,6 +22,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_time, get_day_names
 
 from bot import textkeys as tk
 from bot.directory import DAYS, Directory, Service, Shift
@@ -41,15 +45,35 @@ class Listing:
     left_out: int  # services that fit but were held back (limit, or closed); 0 = nothing more
 
 
-def _clock(hhmm: str) -> str:
-    return "midnight" if hhmm in ("00:00", "24:00") else hhmm
+@lru_cache(maxsize=16)
+def _babel_locale(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale, sep="-")
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en_GB")
 
 
-def _shift_text(shift: Shift, day_names: dict[str, str]) -> str:
-    days = "–".join(day_names[day] for day in shift.days.split("-"))
+@lru_cache(maxsize=16)
+def _day_names(locale: str) -> dict[str, str]:
+    """Short day names in the person's language, from CLDR (babel), not hand-written."""
+    names = get_day_names("abbreviated", locale=_babel_locale(locale))
+    return {day: names[index] for index, day in enumerate(DAYS)}
+
+
+@lru_cache(maxsize=256)
+def _clock(hhmm: str, locale: str, midnight: str) -> str:
+    if hhmm in ("00:00", "24:00"):
+        return midnight
+    hours, minutes = map(int, hhmm.split(":"))
+    return format_time(dt.time(hours, minutes), "short", locale=_babel_locale(locale))
+
+
+def _shift_text(shift: Shift, locale: str, every_day: str, midnight: str) -> str:
+    names = _day_names(locale)
+    days = "–".join(names[day] for day in shift.days.split("-"))
     if shift.days == "mon-sun":
-        days = day_names["every_day"]
-    return f"{days} {_clock(shift.open)}–{_clock(shift.close)}"
+        days = every_day
+    return f"{days} {_clock(shift.open, locale, midnight)}–{_clock(shift.close, locale, midnight)}"
 
 
 class Presenter:
@@ -86,8 +110,9 @@ class Presenter:
             return self._t(locale, tk.DIR_HOURS_UNKNOWN, profile)
         if isinstance(service.hours, str):
             return self._t(locale, tk.hours_kind(service.hours), profile)
-        names = {day: self._t(locale, tk.day_name(day), profile) for day in (*DAYS, "every_day")}
-        return ", ".join(_shift_text(shift, names) for shift in service.hours)
+        every_day = self._t(locale, tk.DAY_EVERY_DAY, profile)
+        midnight = self._t(locale, tk.DIR_MIDNIGHT, profile)
+        return ", ".join(_shift_text(shift, locale, every_day, midnight) for shift in service.hours)
 
     def line(self, service: Service, is_open: bool | None, locale: str, profile: Profile) -> str:
         parts = [

@@ -6,7 +6,7 @@ tests/test_textkeys.py fails on a key written as a plain string anywhere else in
 
 from __future__ import annotations
 
-from bot.directory import AGE_BANDS, DAYS, NATIONS
+from bot.directory import AGE_BANDS, NATIONS
 from bot.evidence.indicators import KINDS as INDICATOR_KINDS
 
 REGISTRY: set[str] = set()
@@ -22,11 +22,15 @@ COMMON_NEXT = _key("common.next")
 COMMON_NO = _key("common.no")
 COMMON_YES = _key("common.yes")
 
+# --- day ---------------------------------------------------------------------------------------
+DAY_EVERY_DAY = _key("day.every_day")  # day names themselves come from CLDR (babel)
+
 # --- dir -----------------------------------------------------------------------------------------
 DIR_CALL = _key("dir.call")
 DIR_CLOSED_NOW = _key("dir.closed_now")
 DIR_HEADER = _key("dir.header")
 DIR_HOURS_UNKNOWN = _key("dir.hours_unknown")
+DIR_MIDNIGHT = _key("dir.midnight")
 DIR_MORE = _key("dir.more")
 DIR_OPEN_NOW = _key("dir.open_now")
 DIR_OR = _key("dir.or")
@@ -129,10 +133,6 @@ def nation_label(nation: str) -> str:
     return f"intake.nation_{nation}"
 
 
-def day_name(day: str) -> str:
-    return f"day.{day}"
-
-
 def contact_way(kind: str) -> str:
     return f"dir.{kind}"
 
@@ -155,7 +155,6 @@ def required() -> set[str]:
         REGISTRY
         | {age_label(band) for band in AGE_BANDS}
         | {nation_label(nation) for nation in NATIONS}
-        | {day_name(day) for day in (*DAYS, "every_day")}
         | {contact_way(kind) for kind in CONTACT_WAYS}
         | {hours_kind(kind) for kind in HOURS_KINDS}
         | {indicator_label(kind) for kind in INDICATOR_KINDS}
