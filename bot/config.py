@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     flows_dir: Path = PROJECT_ROOT / "flows"
     content_dir: Path = PROJECT_ROOT / "content"
     default_locale: str = "en-GB"
+    # A welcome in several languages, the first one the conversation's until they choose
+    # ("cy,en-GB": Welsh first, as the Welsh Language Standards expect in Wales). Empty: only
+    # the default locale's (or the one the channel hints at).
+    welcome_locales: str = ""
     timezone: str = "Europe/London"
     # Pacing: how long a channel waits before each further step (seconds).
     pace_base: float = Field(default=0.6, ge=0)

@@ -76,6 +76,7 @@ class Engine:
         pacing: Pacing = Pacing(),
         max_text_chars: int = 6000,
         clock: Callable[[], dt.datetime] = utcnow,
+        welcome_locales: tuple[str, ...] = (),
     ) -> None:
         self.flows = content.flows
         self.renderer = Renderer(content.texts, content.directory)
@@ -99,6 +100,9 @@ class Engine:
             pace=self.pace,
             max_text_chars=max_text_chars,
             default_locale=default_locale,
+            welcome_locales=tuple(
+                loc for loc in welcome_locales if loc in content.readers.languages.offered
+            ),
         )
 
     @classmethod
@@ -112,6 +116,9 @@ class Engine:
             default_locale=settings.default_locale,
             pacing=Pacing(settings.pace_base, settings.pace_per_char, settings.pace_max),
             max_text_chars=settings.max_text_chars,
+            welcome_locales=tuple(
+                loc.strip() for loc in settings.welcome_locales.split(",") if loc.strip()
+            ),
         )
 
     def crisis_in(self, event: Inbound) -> bool:

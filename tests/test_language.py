@@ -108,3 +108,22 @@ async def test_welsh_crisis_words_in_an_english_conversation(
     says = [e for e in reply.effects if isinstance(e, Say)]
     assert says[0].kind == "crisis"
     assert any(h.priority == "crisis" for h in reply.handoffs)
+
+
+async def test_a_bilingual_welcome_leads_with_welsh(content) -> None:  # type: ignore[no-untyped-def]
+    from bot.crypto import Keyring
+    from bot.storage.memory import MemoryRepository
+
+    engine = Engine(
+        content, MemoryRepository(), Keyring.for_testing(), welcome_locales=("cy", "en-GB")
+    )
+    person = Person(engine, user="bilingual")
+    reply = await person.start()
+    welsh = reply.texts.index(t(engine, "cy", "intake.welcome"))
+    english = reply.texts.index(t(engine, "en-GB", "sys.welcome_in_other"))
+    assert welsh < english
+    assert {"Cymraeg", "English"} & {o.label for o in reply.options} == {"English"}
+    assert await locale_of(person) == "cy"
+    reply = await person.tap("English")
+    assert reply.texts[0] == t(engine, "en-GB", "sys.language_switched")
+    assert await locale_of(person) == "en-GB"

@@ -28,7 +28,7 @@ from bot.predicates import holds, young
 from bot.presenter import pack
 from bot.reading.reader import Reader, Understanding
 from bot.turn.context import TurnContext
-from bot.turn.ids import MAX_ENTER_HOPS
+from bot.turn.ids import MAX_ENTER_HOPS, SYS_LANGUAGE
 
 SLOT_OF_EXPECT = {"age": "age_band", "nation": "nation", "pattern": "pattern"}
 
@@ -51,7 +51,8 @@ class TurnBase:
             channel=event.channel,
             flow=ctx.flows.intake.id,
             state=ctx.flows.intake.spec.initial,
-            locale=ctx.readers.languages.from_hint(event.locale) or ctx.default_locale,
+            locale=ctx.readers.languages.from_hint(event.locale)
+            or next(iter(ctx.welcome_locales), ctx.default_locale),
             created_at=now.timestamp(),
             updated_at=now.timestamp(),
             address=event.user_key,
@@ -166,6 +167,8 @@ class TurnBase:
             self.conv.pending = {"kind": "readback", "fields": ",".join(self.read_back_fields)}
         if self.shown_services:
             self.conv.memo["shown"] = sorted(self.shown_services)
+        if self.is_new and len(self.ctx.welcome_locales) > 1 and not self.event.locale:
+            self.welcome_in_others()
         if self.noticed_language:
             # How to switch back: after what they needed to hear (a crisis answer comes first),
             # before the buttons.
@@ -185,6 +188,26 @@ class TurnBase:
             evidence=self.evidence,
             drop_files=self.drop_files,
         )
+
+    def welcome_in_others(self) -> None:
+        """A bilingual welcome: the welcome in each other language, and a button for each, after
+        the first language's own (until they choose, the conversation is in the first)."""
+        if self.conv.memo.get("language_chosen"):
+            return
+        names = self.ctx.readers.languages.names
+        others = [loc for loc in self.ctx.welcome_locales if loc != self.conv.locale]
+        at = next((i for i, e in enumerate(self.effects) if isinstance(e, Choices)), None)
+        welcome = [
+            Say(self.ctx.renderer.text(loc, tk.SYS_WELCOME_IN_OTHER, self.profile), "notice")
+            for loc in others
+        ]
+        buttons = tuple(Option(f"{SYS_LANGUAGE}{loc}", names[loc]) for loc in others)
+        if at is None:
+            self.effects.extend([*welcome, Choices(buttons)])
+            return
+        choices = self.effects[at]
+        assert isinstance(choices, Choices)
+        self.effects[at : at + 1] = [*welcome, Choices((*choices.options, *buttons))]
 
     def ask_pending_again(self) -> None:  # overridden where pending questions are known
         self.show_options()

@@ -21,3 +21,4 @@ class TurnContext:
     pace: Callable[[str], float]  # seconds of "typing…" before a message of this length
     max_text_chars: int
     default_locale: str
+    welcome_locales: tuple[str, ...] = ()  # a bilingual welcome, first one leading
