@@ -18,10 +18,13 @@ import statistics
 import time
 from collections.abc import Callable
 
+import yaml
+
 from bench import eval_crisis, eval_questions, eval_stories
 from bot.app import tune_process
 from bot.config import PROJECT_ROOT
 from bot.reading.reader import Readers
+from bot.reading.text import clean, normalise
 
 CONTENT = PROJECT_ROOT / "content"
 EVAL = PROJECT_ROOT / "bench" / "eval"
@@ -130,7 +133,32 @@ def reading_ms(
     return statistics.median(samples), samples[int(RUNS * 0.99) - 1]
 
 
+def language_figures() -> dict[str, tuple[int, int, int]]:
+    """Per locale: of its evaluation lines (crisis and ordinary), how many are noticed as that
+    language, as another (wrong), or as neither (too short or mixed: the conversation's stays)."""
+    readers = Readers(CONTENT, "en-GB")
+    figures: dict[str, tuple[int, int, int]] = {}
+    for folder in sorted(path for path in EVAL.iterdir() if path.is_dir()):
+        if folder.name not in readers.languages.offered or not (folder / "crisis.yaml").exists():
+            continue
+        items = yaml.safe_load((folder / "crisis.yaml").read_text(encoding="utf-8"))["items"]
+        right = wrong = unsure = 0
+        for item in items:
+            found = readers.languages.written_in(normalise(clean(item["text"])))
+            right += found == folder.name
+            wrong += found is not None and found != folder.name
+            unsure += found is None
+        figures[folder.name] = (right, wrong, unsure)
+    return figures
+
+
 def main() -> None:
+    for locale, (right, wrong, unsure) in language_figures().items():
+        total = right + wrong + unsure
+        print(
+            f"language {locale}: {right / total:.3f} noticed, {wrong / total:.3f} taken for "
+            f"another, {unsure / total:.3f} too short to tell ({total} lines)"
+        )
     for folder in sorted(path for path in EVAL.iterdir() if path.is_dir()):
         locale = folder.name
         print(f"== {locale}")
