@@ -47,6 +47,24 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
     print("Flows and content are valid.")
+    if args.review:
+        return _review(args.review, settings)
+    return 0
+
+
+def _review(locale: str, settings: Settings) -> int:
+    from bot.review import pending
+    from bot.texts import Texts
+
+    texts = Texts.load(settings.content_dir, settings.default_locale)
+    if locale not in texts.catalogues or locale == texts.default_locale:
+        print(f"error: no translated texts for {locale!r}", file=sys.stderr)
+        return 1
+    waiting = pending(settings.content_dir, locale, texts)
+    for item in waiting:
+        print(f"{item.key}: {item.why}")
+    total = len(texts.catalogues[locale])
+    print(f"{locale}: {total - len(waiting)} of {total} texts reviewed; {len(waiting)} to review.")
     return 0
 
 
@@ -240,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(handler=_chat)
 
     check = commands.add_parser("validate", help="lint flows and content; non-zero on problems")
+    check.add_argument(
+        "--review", metavar="LOCALE", help="also list that locale's texts not yet reviewed"
+    )
     check.set_defaults(handler=_validate)
 
     flows = commands.add_parser("flows", help="list flows, or draw them")
