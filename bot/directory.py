@@ -118,13 +118,15 @@ class Service(BaseModel):
 
     def tailored(self, nation: str | None, locale: str) -> int:
         """How closely the service is made for this person's group (0 = for everyone): one point
-        for an age limit, one for serving only their nation of the UK. Called only for services that
-        `fits` the person, so any limit is one the person meets."""
+        for an age limit, one for serving only their nation of the UK, two for speaking their
+        language (the Welsh line, for someone talking to the bot in Welsh). Called only for
+        services that `fits` the person, so any limit is one the person meets."""
         if self.language is not None and not locale.lower().startswith(self.language):
             return -1  # e.g. the Welsh-language line for someone using the bot in English
         if self.country is not None:
             return -1  # e.g. a US line for someone who said only "outside the UK"
-        points = int(self.min_age is not None or self.max_age is not None)
+        points = 2 if self.language is not None else 0
+        points += int(self.min_age is not None or self.max_age is not None)
         # Made for one part of the UK (Meic, Breathing Space), not just "not everywhere".
         if nation in UK and len(set(UK) & set(self.nations)) == 1:
             points += 1

@@ -113,3 +113,17 @@ def test_unsure_hours_must_be_flagged_for_re_checking() -> None:
     assert not Service.model_validate(
         {**entry, "verify": True, "verify_note": "hours conflict"}
     ).hours_known
+
+
+def test_the_welsh_line_leads_for_someone_talking_in_welsh(content: Content) -> None:
+    evening = dt.datetime(2026, 11, 25, 20, 30, tzinfo=UTC)  # the Welsh line runs 7pm-11pm
+
+    def first_three(locale: str) -> list[str]:
+        ranked = content.directory.ranked(
+            ("crisis",), age=30, age_band="25_34", nation="wales", now=evening,
+            locale=locale, urgent=True,
+        )  # fmt: skip
+        return [service.id for service, _ in ranked[:3]]
+
+    assert "samaritans_welsh" in first_three("cy")
+    assert "samaritans_welsh" not in first_three("en-GB")
