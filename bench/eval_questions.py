@@ -10,6 +10,7 @@ realistic case, already cleaned and folded as the engine does before calling `ma
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -53,8 +54,8 @@ class Miss:
     got: str | None
 
 
-def load_eval(eval_dir: Path) -> EvalSet:
-    raw = yaml.safe_load((eval_dir / LOCALE / "questions.yaml").read_text(encoding="utf-8"))
+def load_eval(eval_dir: Path, locale: str = LOCALE) -> EvalSet:
+    raw = yaml.safe_load((eval_dir / locale / "questions.yaml").read_text(encoding="utf-8"))
     return EvalSet.model_validate(raw)
 
 
@@ -93,9 +94,9 @@ def _accuracy(book: QuestionBook, items: tuple[EvalItem, ...]) -> float:
     return 1 - len(misses(book, items)) / len(items) if items else 0.0
 
 
-def evaluate(content_dir: Path, eval_dir: Path) -> dict[str, float]:
-    book = QuestionBook.load(content_dir / LOCALE / "questions.yaml")
-    items = load_eval(eval_dir).items
+def evaluate(content_dir: Path, eval_dir: Path, locale: str = LOCALE) -> dict[str, float]:
+    book = QuestionBook.load(content_dir / locale / "questions.yaml")
+    items = load_eval(eval_dir, locale).items
     dev = tuple(item for item in items if item.split == "dev")
     test = tuple(item for item in items if item.split == "test")
     p50, p99 = timing_ms(book, long_message(book))
@@ -116,11 +117,12 @@ def evaluate(content_dir: Path, eval_dir: Path) -> dict[str, float]:
 def main() -> None:
     root = Path(__file__).resolve().parent.parent
     content_dir, eval_dir = root / "content", root / "bench" / "eval"
-    for name, value in evaluate(content_dir, eval_dir).items():
+    locale = os.environ.get("EVAL_LOCALE", LOCALE)
+    for name, value in evaluate(content_dir, eval_dir, locale).items():
         print(f"{name:>22}: {value:.4f}")
-    book = QuestionBook.load(content_dir / LOCALE / "questions.yaml")
+    book = QuestionBook.load(content_dir / locale / "questions.yaml")
     print("\nmisses (split, expected -> got: question):")
-    for miss in misses(book, load_eval(eval_dir).items):
+    for miss in misses(book, load_eval(eval_dir, locale).items):
         item = miss.item
         print(f"  {item.split:<4} {item.id!s:>22} -> {miss.got!s:<22} {item.q}")
 

@@ -180,7 +180,7 @@ def main() -> None:
                     f"({stories[f'{split}_stories']:.0f} openings)"
                 )
         if (folder / "questions.yaml").exists():
-            questions = eval_questions.evaluate(CONTENT, EVAL)
+            questions = eval_questions.evaluate(CONTENT, EVAL, locale)
             print(
                 f"questions  dev {questions['dev_accuracy']:.3f}  test "
                 f"{questions['test_accuracy']:.3f}  all {questions['all_accuracy']:.3f}"
