@@ -36,6 +36,7 @@ JSON_ROUTES = (
     "/console/api/cases/{case}/evidence/x/reveal",
     "/console/api/password",
     "/console/api/moderators/disable",
+    "/console/api/moderators/enable",
     "/console/api/settings/require-2fa",
 )
 FORM_ROUTES = ("/console/login", "/console/login/code", "/console/2fa/confirm", "/console/logout")
@@ -182,6 +183,24 @@ def test_json_routes_never_answer_500(
             headers={"content-type": "application/json", "x-csrf-token": csrf},
         )
     assert response.status_code < 500, (url, response.status_code)
+
+
+@FUZZ
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["offset", "limit", "group"]) | st.text(max_size=6),
+        st.text(max_size=40) | st.integers(min_value=-(2**70), max_value=2**70).map(str),
+        max_size=4,
+    )
+)
+def test_the_queue_s_paging_never_answers_500(
+    app_client: tuple[httpx.Client, str], params: dict[str, str]
+) -> None:
+    client, _ = app_client
+    response = client.get("/console/api/queue", params=params)
+    assert response.status_code in (200, 400), (params, response.status_code)
+    if response.status_code == 200:
+        assert len(response.json()["cases"]) <= 100
 
 
 @FUZZ

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.console.web import pattern_names
+from bot.console.routing import pattern_names
 from bot.directory import Directory
 from bot.flowmachine import FlowBook
 from bot.model import Profile

@@ -154,7 +154,7 @@ async def test_routes_declare_who_may_use_them() -> None:
     # Deny by default: a route built without an audience answers 403 to everyone.
     from starlette.applications import Starlette
 
-    from bot.console.web import route
+    from bot.console.routing import route
 
     async def endpoint(request: object) -> object:
         raise AssertionError("must not run")

@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.console.signin import Console
 from bot.console.twofactor import TwoFactor
 from bot.crypto import Keyring
+from bot.storage.migrations import MIGRATIONS
 from bot.storage.sqlite import SqliteRepository
 from tests.auxil.browser import ROOT, Server, free_port
 from tests.auxil.console import PASSWORD as SERVER_PASSWORD
@@ -139,6 +140,88 @@ async def test_the_requirement_and_a_reset(repo: SqliteRepository, clock: Clock)
     await two.reset(1)
     assert not await two.enabled(1) and await two.recovery_left(1) == 0
     await two.begin(1, "a@example.org")  # set up again after a reset
+
+
+# --- the tables come from the migrations; old databases upgrade ------------------------------
+
+# As bot/console/twofactor.py made its tables itself, when first needed, before migration 7.
+_TABLES_MADE_BY_THE_CONSOLE = """
+CREATE TABLE IF NOT EXISTS moderator_totp (
+    moderator_id INTEGER PRIMARY KEY REFERENCES moderators (id) ON DELETE CASCADE,
+    sealed BLOB NOT NULL,
+    confirmed INTEGER NOT NULL DEFAULT 0,
+    last_step INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS moderator_recovery (
+    moderator_id INTEGER NOT NULL REFERENCES moderators (id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    PRIMARY KEY (moderator_id, code_hash)
+);
+CREATE TABLE IF NOT EXISTS console_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def _old_database(path: Path, *, console_ran: bool) -> None:
+    """A database at schema 6 (before these migrations), with an account and an open case; if
+    the console ran on it, its own two-factor tables too, with a second factor set up."""
+    with sqlite3.connect(path) as db:
+        for script in MIGRATIONS[:6]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 6")
+        db.execute(
+            "INSERT INTO moderators (email, role, password_hash, password_changed_at, created_at)"
+            " VALUES ('ann@example.org', 'admin', 'x', 0, 0)"
+        )
+        db.execute(
+            "INSERT INTO cases (conversation_id, channel, rank, reason, opened_at, queued_at) "
+            "VALUES ('c1', 'web', 0, 'crisis', 1, 1)"
+        )
+        if console_ran:
+            db.executescript(_TABLES_MADE_BY_THE_CONSOLE)
+            db.execute(
+                "INSERT INTO moderator_totp (moderator_id, sealed, confirmed, created_at) "
+                "VALUES (1, x'00', 1, 0)"
+            )
+            db.execute("INSERT INTO moderator_recovery VALUES (1, 'hash')")
+            db.execute("INSERT INTO console_settings VALUES ('require_2fa', 'on')")
+
+
+def _schema(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        shape = [(t, repr(db.execute(f"PRAGMA table_info({t})").fetchall())) for t in tables]
+        indexes = db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        ).fetchall()
+    return sorted(shape + indexes)
+
+
+@pytest.mark.parametrize("console_ran", [True, False], ids=["with-its-tables", "before-2fa"])
+async def test_an_old_database_upgrades_cleanly(
+    keyring: Keyring, tmp_path: Path, console_ran: bool
+) -> None:
+    old, fresh = tmp_path / "old.db", tmp_path / "fresh.db"
+    _old_database(old, console_ran=console_ran)
+    for path in (old, fresh):
+        repository = SqliteRepository(path, keyring)
+        await repository.open()
+        if path == old:
+            two = TwoFactor(repository)
+            # What was there is kept; what wasn't, is there now.
+            assert await two.required() is console_ran
+            assert await two.enabled(1) is console_ran
+            assert await two.recovery_left(1) == int(console_ran)
+            rows = await repository.fetch("SELECT conversation_id, source FROM cases")
+            assert rows == [("c1", None)]  # where it came from: not known for old cases
+        await repository.close()
+    with sqlite3.connect(old) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+    # An upgraded database has exactly the schema of a new one.
+    assert _schema(old) == _schema(fresh)
 
 
 # --- over HTTP ---------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ ACTIONS = frozenset(
         "moderator_disable",
         "moderator_enable",
         "moderator_reset",
+        "two_factor_setup",
         "two_factor_on",
         "two_factor_reset",
         "two_factor_required",

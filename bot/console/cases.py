@@ -7,9 +7,8 @@ to the case's owner. Notes and relay messages are sealed at rest like the transc
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,9 @@ from bot.console.accounts import Accounts, Moderator
 from bot.console.audit import Audit
 from bot.storage.sqlite import SqliteRepository
 
-PRIORITIES = ("crisis", "young", "normal")
+PRIORITIES = ("crisis", "young", "normal")  # by rank: 0 first
+URGENT = ("crisis", "young")
+URGENT_RANK = len(URGENT)  # cases ranked below this are urgent
 OUTCOMES = (
     "advice_given",
     "referred_to_police",
@@ -28,6 +29,7 @@ OUTCOMES = (
     "no_response",
     "other",
 )
+_IDS_AT_ONCE = 500  # conversation ids per query (SQLite allows 32766 variables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,18 @@ class Case:
     pattern: str | None
     age_band: str | None
     nation: str | None
+    # A keyed hash of the client the case came from (never its address), or None: cases from
+    # one source fold into one group in the queue and one urgent alert.
+    source: str | None = None
+
+    @property
+    def priority_rank(self) -> int:
+        return PRIORITIES.index(self.priority)
+
+    @property
+    def urgent(self) -> bool:
+        """Waiting, and at risk or under 18: moderators are alerted."""
+        return self.status == "queued" and self.priority in URGENT
 
     def public(self, now: float, owner_email: str | None = None) -> dict[str, Any]:
         """What every moderator may see about a case: categories and times, never words."""
@@ -75,17 +89,20 @@ class Line:
     text: str
 
 
-_CASE_COLUMNS = (
+CASE_COLUMNS = (
     "c.id, c.conversation_id, c.channel, c.rank, c.reason, c.status, c.owner, c.opened_at, "
-    "c.queued_at, c.claimed_at, c.closed_at, c.outcome, v.pattern, v.age_band, v.nation"
+    "c.queued_at, c.claimed_at, c.closed_at, c.outcome, v.pattern, v.age_band, v.nation, "
+    "c.source"
 )
-_FROM = "FROM cases c LEFT JOIN conversations v ON v.id = c.conversation_id"
+CASES_FROM = "FROM cases c LEFT JOIN conversations v ON v.id = c.conversation_id"
+CASE_WIDTH = CASE_COLUMNS.count(",") + 1  # columns a case takes in a row
 
 
-def _case(row: Any) -> Case:
+def case_from_row(row: Any) -> Case:
+    """A case from the first CASE_WIDTH columns of a row selected with CASE_COLUMNS."""
     rank = int(row[3])
     priority = PRIORITIES[rank] if 0 <= rank < len(PRIORITIES) else "normal"
-    return Case(row[0], row[1], row[2], priority, *row[4:])
+    return Case(row[0], row[1], row[2], priority, *row[4:CASE_WIDTH])
 
 
 class CaseStore:
@@ -96,19 +113,39 @@ class CaseStore:
         self.sealer = repository.sealer
         self.clock = clock
 
-    async def queue(self) -> list[Case]:
-        """Open cases: crisis first, then under-18s, then by how long they have waited."""
-        rows = await self.repository.fetch(
-            f"SELECT {_CASE_COLUMNS} {_FROM} WHERE c.status != 'closed' "
-            "ORDER BY c.status = 'claimed', c.rank, c.queued_at"
-        )
-        return [_case(row) for row in rows]
+    async def open_for(self, conversation_ids: Iterable[str]) -> list[Case]:
+        """The open cases of these conversations (at most one each), in queue order."""
+        ids = sorted(set(conversation_ids))
+        found: list[Case] = []
+        for start in range(0, len(ids), _IDS_AT_ONCE):
+            chunk = ids[start : start + _IDS_AT_ONCE]
+            rows = await self.repository.fetch(
+                f"SELECT {CASE_COLUMNS} {CASES_FROM} WHERE c.status != 'closed' AND "
+                f"c.conversation_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found += [case_from_row(row) for row in rows]
+        return sorted(found, key=lambda c: (c.status == "claimed", c.priority_rank, c.queued_at))
+
+    async def set_sources(self, sources: dict[str, str]) -> None:
+        """Note where open cases came from (conversation id -> source hash), where not known yet."""
+        if not sources:
+            return
+
+        async def work(db: aiosqlite.Connection) -> None:
+            await db.executemany(
+                "UPDATE cases SET source = ? WHERE conversation_id = ? AND status != 'closed' "
+                "AND source IS NULL",
+                [(source, cid) for cid, source in sources.items()],
+            )
+
+        await self.repository.submit(work)
 
     async def get(self, case_id: int) -> Case | None:
         rows = await self.repository.fetch(
-            f"SELECT {_CASE_COLUMNS} {_FROM} WHERE c.id = ?", (case_id,)
+            f"SELECT {CASE_COLUMNS} {CASES_FROM} WHERE c.id = ?", (case_id,)
         )
-        return _case(rows[0]) if rows else None
+        return case_from_row(rows[0]) if rows else None
 
     async def claimed_conversations(self) -> dict[str, int]:
         """Conversation id -> owning moderator, for every case someone has claimed."""
@@ -116,6 +153,13 @@ class CaseStore:
             "SELECT conversation_id, owner FROM cases WHERE status = 'claimed'"
         )
         return {row[0]: int(row[1]) for row in rows}
+
+    async def claimed_counts(self) -> dict[int, int]:
+        """Moderator id -> how many cases they own now."""
+        rows = await self.repository.fetch(
+            "SELECT owner, count(*) FROM cases WHERE status = 'claimed' GROUP BY owner"
+        )
+        return {int(owner): int(n) for owner, n in rows if owner is not None}
 
     async def claim(self, case_id: int, moderator_id: int) -> Case | None:
         """Take a queued case. Of two moderators clicking at once exactly one wins: the update
@@ -132,7 +176,9 @@ class CaseStore:
                 return False
             rows = await db.execute_fetchall("SELECT queued_at FROM cases WHERE id = ?", (case_id,))
             waited = now - float(next(iter(rows))[0])
-            await db.execute("INSERT INTO waits (day, seconds) VALUES (?, ?)", (_day(now), waited))
+            await db.execute(
+                "INSERT INTO waits (day, seconds) VALUES (?, ?)", (day_of(now), waited)
+            )
             return True
 
         won = await self.repository.submit(work)
@@ -209,10 +255,10 @@ class CaseStore:
     async def orphaned(self) -> list[Case]:
         """Claimed cases whose owner can no longer act: disabled, or gone."""
         rows = await self.repository.fetch(
-            f"SELECT {_CASE_COLUMNS} {_FROM} LEFT JOIN moderators m ON m.id = c.owner "
+            f"SELECT {CASE_COLUMNS} {CASES_FROM} LEFT JOIN moderators m ON m.id = c.owner "
             "WHERE c.status = 'claimed' AND (m.id IS NULL OR m.disabled = 1)"
         )
-        return [_case(row) for row in rows]
+        return [case_from_row(row) for row in rows]
 
     async def close(self, case_id: int, moderator_id: int | None, outcome: str) -> Case | None:
         """Close a claimed case: its owner, or (`moderator_id` None) an admin, whoever owns it."""
@@ -221,8 +267,9 @@ class CaseStore:
         now = self.clock()
 
         async def work(db: aiosqlite.Connection) -> bool:
+            # Where it came from is needed only while it is open: it goes with the closing.
             cursor = await db.execute(
-                "UPDATE cases SET status = 'closed', closed_at = ?, outcome = ? "
+                "UPDATE cases SET status = 'closed', closed_at = ?, outcome = ?, source = NULL "
                 "WHERE id = ? AND status = 'claimed' AND owner = coalesce(?, owner)",
                 (now, outcome, case_id, moderator_id),
             )
@@ -230,7 +277,7 @@ class CaseStore:
                 await db.execute(
                     "INSERT INTO daily (day, metric, key, count) VALUES (?, 'outcome', ?, 1) "
                     "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + 1",
-                    (_day(now), outcome),
+                    (day_of(now), outcome),
                 )
             return cursor.rowcount == 1
 
@@ -318,39 +365,6 @@ class CaseStore:
     def _open(self, sealed: bytes, context: str) -> str:
         return self.sealer.open(sealed, context).decode("utf-8", "replace")
 
-    # --- the dashboard: anonymous aggregates only ---------------------------------------------
-
-    async def dashboard(self, days: int = 30) -> dict[str, Any]:
-        since = _day(self.clock() - days * 86400)
-        rows = await self.repository.fetch(
-            "SELECT day, metric, key, count FROM daily WHERE day >= ? ORDER BY day", (since,)
-        )
-        per_day: dict[str, dict[str, int]] = {}
-        totals: dict[str, dict[str, int]] = {}
-        for day, metric, key, count in rows:
-            if metric in ("conversations", "handoffs"):
-                per_day.setdefault(day, {"conversations": 0, "handoffs": 0})
-                per_day[day][metric] += count
-            totals.setdefault(metric, {})
-            totals[metric][key] = totals[metric].get(key, 0) + count
-        waits = [
-            float(row[0])
-            for row in await self.repository.fetch(
-                "SELECT seconds FROM waits WHERE day >= ? ORDER BY seconds", (since,)
-            )
-        ]
-        return {
-            "days": [{"day": day, **counts} for day, counts in sorted(per_day.items())],
-            "by_pattern": totals.get("pattern", {}),
-            "by_age_band": totals.get("age_band", {}),
-            "by_nation": totals.get("nation", {}),
-            "by_priority": totals.get("handoffs", {}),
-            "outcomes": totals.get("outcome", {}),
-            "wait_median": statistics.median(waits) if waits else None,
-            "wait_p90": _percentile(waits, 0.9) if waits else None,
-            "claims": len(waits),
-        }
-
 
 async def disable_moderator(
     accounts: Accounts, cases: CaseStore, audit: Audit, email: str, actor: int | None
@@ -366,10 +380,6 @@ async def disable_moderator(
     return moderator, released
 
 
-def _day(at: float) -> str:
+def day_of(at: float) -> str:
+    """The UTC day an aggregate counts under."""
     return time.strftime("%Y-%m-%d", time.gmtime(at))
-
-
-def _percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]

@@ -8,6 +8,10 @@ Signals of crisis still reach the engine too, so the crisis lines are never held
 A sweep every few seconds hands back cases whose owner can no longer act (a disabled or removed
 account, also when `supportbot moderators disable` ran in another process) and tells the person,
 so the bot never stays paused for someone nobody is answering.
+
+Urgent alerts fold per source (see `bot.console.folding`): a channel that knows where a person
+connects from tells the desk the source's keyed hash (`note_source`); the desk keeps it on the
+open case, alerts for the first urgent case from a source at once and sums up the rest.
 """
 
 from __future__ import annotations
@@ -16,18 +20,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.console.audit import Audit
 from bot.console.cases import Case, CaseStore
+from bot.console.folding import FOLD_SECONDS, UrgentFolds
 from bot.model import EventKind, Inbound
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[str, str, str], Awaitable[None]]  # (conversation id, text, kind)
 Notify = Callable[[Case], Awaitable[None]]
+NotifyMore = Callable[[Case, int], Awaitable[None]]  # (a case, how many more from its source)
 SWEEP_SECONDS = 5.0
+MAX_SOURCES = 100_000  # conversations whose source is remembered; the oldest are forgotten
 
 
 @dataclass(eq=False)
@@ -65,13 +73,17 @@ def relayed(event: Inbound, command: str | None) -> bool:
 
 
 class Desk:
-    def __init__(self, cases: CaseStore) -> None:
+    def __init__(self, cases: CaseStore, *, fold_seconds: float = FOLD_SECONDS) -> None:
         self.cases = cases
+        self._sources: OrderedDict[str, str] = OrderedDict()  # conversation id -> source hash
+        self.folds = UrgentFolds(self._summarise, fold_seconds)
         self._owned: dict[str, int] = {}
         self._channels: dict[str, Deliver] = {}
         self._listeners: set[Listener] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_urgent: Notify | None = None  # e.g. a message to the moderators' Telegram chat
+        # The summary of urgent cases folded by source; without it, `on_urgent` hears of it.
+        self.on_urgent_more: NotifyMore | None = None
         self.audit = Audit(cases.repository, clock=cases.clock)
         # What the person is told when the bot takes over again (the console sets it).
         self.left_notice: str = ""
@@ -86,6 +98,7 @@ class Desk:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def close(self) -> None:
+        self.folds.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -115,7 +128,7 @@ class Desk:
             self._owned.setdefault(conversation_id, owner)
         gone = [cid for cid in self._owned if cid not in claimed]
         if gone:
-            open_cases = {case.conversation_id: case for case in await self.cases.queue()}
+            open_cases = {case.conversation_id: case for case in await self.cases.open_for(gone)}
             for conversation_id in gone:
                 case = open_cases.get(conversation_id)
                 if case is None:
@@ -188,35 +201,67 @@ class Desk:
 
     def erased(self, conversation_ids: set[str]) -> None:
         """Called by storage after an erasure: those cases are gone, and nobody owns them."""
+        for cid in conversation_ids:
+            self._sources.pop(cid, None)
         if any(self._owned.pop(cid, None) is not None for cid in list(conversation_ids)):
             self.publish({"type": "queue", "case": None, "urgent": False})
 
     def handed_over(self, conversation_ids: set[str]) -> None:
         """Called by storage after a commit that opened or raised cases."""
-        task = asyncio.get_running_loop().create_task(self._announce(conversation_ids))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._announce(conversation_ids))
+
+    def note_source(self, conversation_id: str, source: str | None) -> None:
+        """Where a conversation connects from: a keyed hash (`folding.source_id`), never an
+        address. Called by a channel before it hands the conversation's events on."""
+        if source is None:
+            return
+        self._sources.pop(conversation_id, None)
+        self._sources[conversation_id] = source
+        while len(self._sources) > MAX_SOURCES:
+            self._sources.popitem(last=False)
 
     async def _announce(self, conversation_ids: set[str]) -> None:
+        sources = {cid: self._sources[cid] for cid in conversation_ids if cid in self._sources}
         try:
-            queue = await self.cases.queue()
+            await self.cases.set_sources(sources)
+        except Exception as exc:  # the alert matters more: it goes out, unfolded if need be
+            log.warning("could not note where cases came from (%s)", type(exc).__name__)
+        try:
+            cases = await self.cases.open_for(conversation_ids)
         except Exception:
             log.exception("could not read the queue")
             return
-        for case in queue:
-            if case.conversation_id not in conversation_ids:
+        for case in cases:
+            source = case.source or sources.get(case.conversation_id)
+            if case.urgent and not self.folds.admit(source, case):
+                # Kept and shown in the queue (in its source's group); its alert is summed up.
+                self.publish({"type": "queue", "case": case.id, "urgent": False, "folded": True})
                 continue
-            urgent = case.priority in ("crisis", "young") and case.status == "queued"
-            self.publish({"type": "queue", "case": case.id, "urgent": urgent})
-            if urgent and self.on_urgent is not None:
+            self.publish({"type": "queue", "case": case.id, "urgent": case.urgent})
+            if case.urgent and self.on_urgent is not None:
                 with contextlib.suppress(Exception):
                     await self.on_urgent(case)
 
+    def _summarise(self, case: Case, more: int) -> None:
+        """The end of a source's window: one alert for the urgent cases folded in it."""
+        self.publish({"type": "queue", "case": case.id, "urgent": True, "more": more})
+        self._spawn(self._tell_more(case, more))
+
+    async def _tell_more(self, case: Case, more: int) -> None:
+        with contextlib.suppress(Exception):
+            if self.on_urgent_more is not None:
+                await self.on_urgent_more(case, more)
+            elif self.on_urgent is not None:
+                await self.on_urgent(case)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _case_id(self, conversation_id: str) -> int | None:
-        for case in await self.cases.queue():
-            if case.conversation_id == conversation_id:
-                return case.id
-        return None
+        found = await self.cases.open_for([conversation_id])
+        return found[0].id if found else None
 
     # --- consoles listening live ---------------------------------------------------------------
 

@@ -3,11 +3,12 @@
 The TOTP secret is sealed at rest (AES-GCM, bound to the moderator's id) and shown once, when it is
 set up; it counts only after the moderator confirms it with a code from their app. Each accepted
 code's time step is kept, so a code can't be used twice. Recovery codes (ten, 80 bits each) are
-shown once and kept as SHA-256 hashes; each works once. An admin (on the command line) can
-require two-factor sign-in for every account, and can reset an account's second factor.
+shown once and kept as SHA-256 hashes; each works once. An admin (in the console or on the command
+line) can require two-factor sign-in for every account; on the command line, reset an account's
+second factor.
 
-The tables are made here when first needed (`CREATE TABLE IF NOT EXISTS`), with the SQL kept in
-this module; they hold no words of the people the bot helps.
+The tables come from the storage migrations (bot/storage/migrations.py, number 7); they hold no
+words of the people the bot helps.
 """
 
 from __future__ import annotations
@@ -26,24 +27,6 @@ from bot.storage.sqlite import SqliteRepository
 ISSUER = "supportbot console"
 RECOVERY_CODES = 10
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS moderator_totp (
-    moderator_id INTEGER PRIMARY KEY REFERENCES moderators (id) ON DELETE CASCADE,
-    sealed BLOB NOT NULL,
-    confirmed INTEGER NOT NULL DEFAULT 0,
-    last_step INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS moderator_recovery (
-    moderator_id INTEGER NOT NULL REFERENCES moderators (id) ON DELETE CASCADE,
-    code_hash TEXT NOT NULL,
-    PRIMARY KEY (moderator_id, code_hash)
-);
-CREATE TABLE IF NOT EXISTS console_settings (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
 
 
 def _context(moderator_id: int) -> str:
@@ -68,30 +51,14 @@ class TwoFactor:
         self.repo = repo
         self.sealer = repo.sealer
         self.clock = clock
-        self._ready = False
-
-    async def _schema(self) -> None:
-        if self._ready:
-            return
-
-        async def work(db: aiosqlite.Connection) -> None:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    await db.execute(statement)
-
-        await self.repo.submit(work)
-        self._ready = True
 
     # --- the requirement ---------------------------------------------------------------------
 
     async def required(self) -> bool:
-        await self._schema()
         rows = await self.repo.fetch("SELECT value FROM console_settings WHERE key = 'require_2fa'")
         return bool(rows) and rows[0][0] == "on"
 
     async def set_required(self, on: bool) -> None:
-        await self._schema()
-
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute(
                 "INSERT INTO console_settings (key, value) VALUES ('require_2fa', ?) "
@@ -105,16 +72,19 @@ class TwoFactor:
 
     async def enabled(self, moderator_id: int) -> bool:
         """Whether this moderator has a confirmed second factor."""
-        await self._schema()
         rows = await self.repo.fetch(
             "SELECT confirmed FROM moderator_totp WHERE moderator_id = ?", (moderator_id,)
         )
         return bool(rows) and bool(rows[0][0])
 
+    async def enabled_ids(self) -> set[int]:
+        """Every moderator with a confirmed second factor (for the admins' account list)."""
+        rows = await self.repo.fetch("SELECT moderator_id FROM moderator_totp WHERE confirmed = 1")
+        return {int(row[0]) for row in rows}
+
     async def begin(self, moderator_id: int, email: str) -> tuple[str, str]:
         """A new, unconfirmed secret (replacing any unconfirmed one): (secret, otpauth URI), to
         show once. Refused (ValueError) when a confirmed one exists: an admin resets it first."""
-        await self._schema()
         secret = pyotp.random_base32()
         sealed = self.sealer.seal(secret.encode(), _context(moderator_id))
         now = self.clock()
@@ -140,7 +110,6 @@ class TwoFactor:
     async def confirm(self, moderator_id: int, code: str) -> list[str] | None:
         """Confirm a new secret with a code from the app: the recovery codes (to show once), or
         None when the code is wrong or nothing is being set up."""
-        await self._schema()
         if not await self._check_code(moderator_id, code, confirmed=False):
             return None
         codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
@@ -163,7 +132,6 @@ class TwoFactor:
     async def verify(self, moderator_id: int, code: str) -> str | None:
         """A second factor at sign-in: "code" (from the app), "recovery" (a recovery code, now
         used up) or None (wrong)."""
-        await self._schema()
         digits = normalise_code(code)
         if len(digits) == 6 and digits.isdigit():
             ok = await self._check_code(moderator_id, digits, confirmed=True)
@@ -182,7 +150,6 @@ class TwoFactor:
         return "recovery" if await self.repo.submit(work) else None
 
     async def recovery_left(self, moderator_id: int) -> int:
-        await self._schema()
         rows = await self.repo.fetch(
             "SELECT count(*) FROM moderator_recovery WHERE moderator_id = ?", (moderator_id,)
         )
@@ -190,7 +157,6 @@ class TwoFactor:
 
     async def reset(self, moderator_id: int) -> None:
         """Remove an account's second factor (an admin's act, e.g. a lost phone)."""
-        await self._schema()
 
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute("DELETE FROM moderator_totp WHERE moderator_id = ?", (moderator_id,))

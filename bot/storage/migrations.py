@@ -189,6 +189,39 @@ MIGRATIONS: list[str] = [
         seconds REAL NOT NULL
     );
     """,
+    # 7: two-factor sign-in for moderators: the TOTP secret sealed (bound to the moderator's id),
+    # recovery codes only as hashes, console-wide settings (e.g. "require two-factor sign-in").
+    # Before this migration the console made these tables itself when first needed, so a
+    # database may have them already: IF NOT EXISTS keeps whatever it holds.
+    """
+    CREATE TABLE IF NOT EXISTS moderator_totp (
+        moderator_id INTEGER PRIMARY KEY REFERENCES moderators (id) ON DELETE CASCADE,
+        sealed BLOB NOT NULL,
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        last_step INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS moderator_recovery (
+        moderator_id INTEGER NOT NULL REFERENCES moderators (id) ON DELETE CASCADE,
+        code_hash TEXT NOT NULL,
+        PRIMARY KEY (moderator_id, code_hash)
+    );
+    CREATE TABLE IF NOT EXISTS console_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+    # 8: where a case came from, so that many cases from one client fold into one group in the
+    # queue and one urgent alert: a keyed hash (HMAC) of the client, never its address; NULL
+    # when unknown (Telegram chats, cases opened before this). Cleared when the case closes.
+    # The queue reads open cases only, in its own order: a partial index keeps that read
+    # proportional to what is open, not to every case ever closed.
+    """
+    ALTER TABLE cases ADD COLUMN source TEXT;
+    CREATE INDEX cases_queue ON cases (status, rank, queued_at) WHERE status != 'closed';
+    CREATE INDEX cases_source ON cases (source, rank, queued_at)
+        WHERE status = 'queued' AND source IS NOT NULL;
+    """,
 ]
 
 # Every table holding rows about a person, keyed by conversation id: erasure covers all of them.

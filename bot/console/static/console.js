@@ -10,8 +10,11 @@ const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttrib
 const CSRF = meta("csrf-token");
 const ROLE = meta("role");
 const LOGIN = "/console/login";
+const TWO_FACTOR = "/console/2fa";
+const SET_UP_SECOND_FACTOR = "set up two-factor sign-in first"; // the server's refusal until then
 const API = "/console/api";
-const VIEWS = ["queue", "case", "dashboard", "audit", "password"];
+const VIEWS = ["queue", "case", "dashboard", "audit", "admin", "password"];
+const PAGE = 50; // queue entries per request (the server sends at most 100)
 const POLL_MS = 15000; // fallback when the event stream is down
 const TICK_MS = 5000; // how often waiting times are redrawn
 const AUTHORS = { person: "Person", bot: "Bot", moderator: "You/Team", note: "Note" };
@@ -24,6 +27,9 @@ const state = {
   evidenceKey: null, // ids of the evidence drawn: redraw only on change, keeping typed reasons
   previews: new Map(), // evidence id -> object URL of an image the moderator chose to reveal
   queueAt: 0, // Date.now() when the queue's waiting times were measured
+  queuePages: 1, // pages of the queue shown ("Show more" adds one)
+  groups: new Map(), // id of a source's group shown open -> how many pages of it are shown
+  caseMine: false, // whether the open case is this moderator's own (else an admin is looking)
   stream: null,
   leaving: false, // on the way to the sign-in page: stay quiet
 };
@@ -141,6 +147,12 @@ async function request(method, path, body) {
   if (res.status === 401) { signedOut(); throw new ApiError(401, "Your session has ended."); }
   if (res.ok) return res;
   const { error } = await readJson(res); // the server's short reason, e.g. "write a message first"
+  if (res.status === 403 && error === SET_UP_SECOND_FACTOR) { // required from now on
+    state.leaving = true;
+    state.stream?.close();
+    location.assign(TWO_FACTOR);
+    throw new ApiError(401, "Set up two-factor sign-in first.");
+  }
   const text = typeof error === "string" && error ? `${humanise(error)}.` : `The server answered ${res.status}.`;
   throw new ApiError(res.status, text);
 }
@@ -176,31 +188,70 @@ function leaveCase() {
 // --- the queue ------------------------------------------------------------------------------
 
 const refreshQueue = coalesce(async () => {
-  try { renderQueue(await getJson(`${API}/queue`)); } catch (err) { report(err); }
+  try { renderQueue(await loadQueue()); } catch (err) { report(err); }
 });
 
+/** The pages of the queue shown so far, and the cases of each group shown open. Entries can
+ *  move between pages while they load (a new crisis goes first): each case is drawn once. */
+async function loadQueue() {
+  const pages = await loadPages(`${API}/queue?`, state.queuePages);
+  const members = new Map();
+  for (const [id, count] of state.groups) {
+    members.set(id, await loadPages(`${API}/queue?group=${encodeURIComponent(id)}&`, count));
+  }
+  return { ...pages.last, cases: pages.cases, more: pages.more, members };
+}
+
+async function loadPages(base, count) {
+  const cases = [];
+  const seen = new Set();
+  let last = {};
+  for (let page = 0; page < count; page++) {
+    last = await getJson(`${base}offset=${page * PAGE}&limit=${PAGE}`);
+    for (const item of Array.isArray(last.cases) ? last.cases : []) {
+      if (!seen.has(`${item.id}`)) { seen.add(`${item.id}`); cases.push(item); }
+    }
+    if (!last.more) break;
+  }
+  return { last, cases, more: Boolean(last.more) };
+}
+
 function renderQueue(data) {
-  const cases = Array.isArray(data.cases) ? data.cases : [];
+  const cases = data.cases;
   state.queueAt = Date.now();
   setOutcomes(Array.isArray(data.outcomes) ? data.outcomes : []);
   $("online").textContent = String(Number(data.online) || 0);
+  const counts = data.counts ?? {};
+  const waiting = Number(counts.waiting) || 0;
+  $("queue-counts").textContent = WORDS.counts(waiting, Number(counts.urgent) || 0);
 
   // Redrawing replaces the buttons; put keyboard focus back where it was.
   const active = document.activeElement;
-  const focused = $("queue-body").contains(active)
-    ? { id: active.closest("tr")?.dataset.case, cls: active.classList.contains("claim") ? "claim" : "open" }
-    : null;
+  const focused = $("queue-body").contains(active) ? {
+    row: active.closest("tr")?.dataset.row,
+    cls: ["claim", "open", "group-toggle", "group-more"].find((c) => active.classList.contains(c)),
+  } : null;
 
-  $("queue-body").replaceChildren(...cases.map(queueRow));
+  const groups = new Set(cases.map((item) => item.group?.id).filter(Boolean));
+  for (const id of state.groups.keys()) if (!groups.has(id)) state.groups.delete(id); // gone
+  const rows = [];
+  for (const item of cases) {
+    rows.push(queueRow(item));
+    const members = item.group ? data.members.get(item.group.id) : null;
+    if (!members) continue;
+    for (const member of members.cases) if (!sameCase(member.id, item.id)) rows.push(queueRow(member, item.group.id));
+    if (members.more) rows.push(groupMoreRow(item.group.id));
+  }
+  $("queue-body").replaceChildren(...rows);
   $("queue-table").hidden = cases.length === 0;
   $("queue-empty").hidden = cases.length !== 0;
+  $("queue-more").hidden = !data.more;
   tickWaiting();
 
   if (focused) {
-    const row = [...$("queue-body").rows].find((r) => r.dataset.case === focused.id);
+    const row = [...$("queue-body").rows].find((r) => r.dataset.row === focused.row);
     (row?.querySelector(`button.${focused.cls}`) ?? row?.querySelector("button"))?.focus();
   }
-  const waiting = cases.filter((c) => c.status === "queued").length;
   document.title = waiting ? `(${waiting}) Moderator console` : "Moderator console";
 }
 
@@ -209,8 +260,12 @@ function priorityBadge(priority) {
   return el("span", { class: `priority priority-${known}` }, show(priority));
 }
 
-function queueRow(item) {
-  const row = el("tr", { "data-case": item.id, class: item.priority === "crisis" ? "crisis" : null });
+/** One case. A group's leading case says how many came from its source and opens the rest;
+ *  a case shown inside an open group (`group`) says it is from the same source. */
+function queueRow(item, group = null) {
+  const classes = [item.priority === "crisis" ? "crisis" : null, group ? "member" : null];
+  const row = el("tr", { "data-case": item.id, "data-row": `c${item.id}`, "data-group": group ?? item.group?.id,
+    class: classes.filter(Boolean).join(" ") || null });
   const waiting = cell("Waiting");
   waiting.classList.add("waiting");
   if (item.waiting != null) waiting.dataset.seconds = String(item.waiting);
@@ -218,17 +273,51 @@ function queueRow(item) {
 
   const actions = cell("Action");
   if (item.status === "queued") actions.append(el("button", { type: "button", class: "claim primary" }, "Claim"));
-  if (item.mine) actions.append(el("button", { type: "button", class: "open secondary" }, "Open"));
+  // Admins open any case: to read it, give it to someone, or release it.
+  if (item.mine || ROLE === "admin") actions.append(el("button", { type: "button", class: "open secondary" }, "Open"));
+  const summary = cell("Summary", show(item.summary, ""));
+  if (group) summary.append(el("span", { class: "member-note" }, WORDS.groupMember));
+  if (item.group) {
+    const open = state.groups.has(item.group.id);
+    summary.append(el("span", { class: "group-badge" }, WORDS.groupBadge(item.group.cases, item.group.urgent)));
+    actions.append(el("button", { type: "button", class: "group-toggle secondary", "aria-expanded": String(open) },
+      open ? WORDS.groupClose : WORDS.groupOpen(item.group.cases - 1)));
+  }
 
   row.append(
     cell("Priority", priorityBadge(item.priority)),
-    cell("Summary", show(item.summary, "")),
+    summary,
     cell("Channel", show(item.channel)),
     waiting,
     cell("Moderator", show(item.owner, "Nobody yet")),
     actions,
   );
   return row;
+}
+
+/** After an open group's shown cases: more of them. */
+function groupMoreRow(group) {
+  return el("tr", { class: "member", "data-group": group, "data-row": `more:${group}` },
+    el("td", { colspan: 6 }, el("button", { type: "button", class: "group-more secondary" }, WORDS.groupMore)));
+}
+
+function toggleGroup(group) {
+  if (state.groups.has(group)) state.groups.delete(group);
+  else state.groups.set(group, 1);
+  refreshQueue();
+}
+
+function moreOfGroup(group) {
+  state.groups.set(group, (state.groups.get(group) ?? 1) + 1);
+  refreshQueue();
+}
+
+async function moreOfQueue() {
+  state.queuePages += 1;
+  await refreshQueue();
+  const shown = $("queue-body").querySelectorAll("tr[data-case]:not(.member)").length;
+  setStatus(WORDS.queueMoreDone(shown));
+  if ($("queue-more").hidden) $("queue-body").querySelector("tr:last-child button")?.focus();
 }
 
 /** Waiting times keep growing between fetches; redraw them from the time of the fetch. */
@@ -296,6 +385,8 @@ const refreshCase = coalesce(async () => {
 
 function renderCase(data) {
   const item = data.case ?? {};
+  state.caseMine = Boolean(item.mine);
+  $("assign-form").hidden = ROLE !== "admin" || item.status === "closed";
   $("case-heading").textContent = `Case ${show(item.id, "")}`;
   renderSummary(item);
   renderLines(Array.isArray(data.lines) ? data.lines : []);
@@ -460,7 +551,8 @@ function finish(buttonId, path, body, done) {
   });
 }
 
-const release = () => finish("release", "release", {}, "Case released to the queue.");
+const release = () => finish("release", "release", {},
+  state.caseMine ? "Case released to the queue." : WORDS.forceReleased);
 
 function closeCase() {
   const outcome = $("close-outcome").value;
@@ -491,17 +583,21 @@ function onEvent(raw) {
   if (!event || typeof event !== "object") return;
   refreshQueue();
   if (sameCase(event.case, state.caseId)) refreshCase(); // the person's replies appear live
-  if (event.urgent) {
+  if (event.urgent && Number(event.more) > 0) {
+    // Urgent cases from one source, summed up: each is in the queue, in its source's group.
+    setStatus(WORDS.urgentMore(Number(event.more)), "error");
+    notifyUrgent(WORDS.urgentMore(Number(event.more)), WORDS.urgentMoreBody);
+  } else if (event.urgent) {
     setStatus("An urgent case is waiting.", "error");
     notifyUrgent();
   }
 }
 
 /** A desktop notification with no personal details: it may show on a shared screen. */
-function notifyUrgent() {
+function notifyUrgent(title = "Urgent case waiting", body = "Someone needs help now. Open the console.") {
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   try {
-    new Notification("Urgent case waiting", { body: "Someone needs help now. Open the console." });
+    new Notification(title, { body });
   } catch { /* Chrome on Android allows notifications only from a service worker */ }
 }
 
@@ -660,11 +756,16 @@ function wire() {
 
   $("queue-body").addEventListener("click", (event) => {
     const button = event.target.closest("button");
-    const id = button?.closest("tr")?.dataset.case;
-    if (!button || id === undefined) return;
-    if (button.classList.contains("claim")) claim(id, button);
+    const row = button?.closest("tr");
+    if (!button || !row) return;
+    const id = row.dataset.case;
+    if (button.classList.contains("group-toggle")) toggleGroup(row.dataset.group);
+    else if (button.classList.contains("group-more")) moreOfGroup(row.dataset.group);
+    else if (id === undefined) return;
+    else if (button.classList.contains("claim")) claim(id, button);
     else if (button.classList.contains("open")) openCase(id);
   });
+  $("queue-more").addEventListener("click", moreOfQueue);
 
   $("evidence-body").addEventListener("click", (event) => {
     const row = event.target.closest("button.reveal")?.closest("tr.evidence");
@@ -688,6 +789,7 @@ function wire() {
 }
 
 function init() {
+  fillWords();
   if (ROLE === "admin") $("nav-audit").hidden = false;
   wire();
   setupNotifications();
