@@ -398,7 +398,7 @@ async def test_help_me_after_a_no_gets_the_lines_at_once(
     assert reply.texts[0] == t(engine, "sys.crisis_check_no", Profile(age=17))
     await person.say("ok")
     reply = await person.say(words)
-    assert [e for e in reply.effects if isinstance(e, Say)][0].kind == "crisis"
+    assert next(e for e in reply.effects if isinstance(e, Say)).kind == "crisis"
     assert any(h.priority == "crisis" for h in reply.handoffs)
 
 
