@@ -33,16 +33,23 @@ class BlobStore:
         return self.wrapper.seal(key, f"e:{item_id}"), blob
 
     def write(self, item_id: str, blob: bytes) -> None:
-        """Write and fsync, so a committed row never points at a file lost in a crash."""
+        """Write and fsync, so a committed row never points at a file lost in a crash. A write
+        that fails (a full disk, an I/O error) leaves nothing behind, not even part of a file."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self.path(item_id).with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, blob)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, self.path(item_id))
+            try:
+                view = memoryview(blob)
+                while view:  # os.write may write less than asked (a nearly full disk)
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, self.path(item_id))
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
     def read(self, item_id: str, wrapped_key: bytes) -> bytes:
         key = self.wrapper.open(wrapped_key, f"e:{item_id}")

@@ -159,6 +159,7 @@ _TRANSIENT = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _WHOLE_DATABASE = {8, 10, 13, 14}  # READONLY, IOERR, FULL, CANTOPEN
 RETRIES = 6
 RETRY_FIRST_DELAY = 0.05  # seconds, doubled after each try
+TRUNCATE_TRIES = 3
 
 
 def _primary_code(exc: BaseException) -> int | None:
@@ -220,14 +221,14 @@ class SqliteRepository:
             # that someone is waiting on.
             "wal_autocheckpoint=0",
         ):
-            await self._db.execute(f"PRAGMA {pragma}")
+            await _pragma(self._db, pragma)
         if fresh:
             os.chmod(self.path, 0o600)
         await migrate(self._db)
         self._reader = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
-        await self._reader.execute("PRAGMA busy_timeout=5000")
+        await _pragma(self._reader, "busy_timeout=5000")
         self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._checkpointer.execute("PRAGMA busy_timeout=5000")
+        await _pragma(self._checkpointer, "busy_timeout=5000")
         self._writer = asyncio.create_task(self._run(), name="sqlite-writer")
         self._checkpoint_task = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoint")
 
@@ -253,7 +254,7 @@ class SqliteRepository:
             await asyncio.sleep(CHECKPOINT_EVERY)
             try:
                 assert self._checkpointer is not None
-                await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await _pragma(self._checkpointer, "wal_checkpoint(PASSIVE)")
             except aiosqlite.Error:
                 log.warning("background checkpoint failed; will retry")
 
@@ -307,11 +308,16 @@ class SqliteRepository:
 
     async def _calls(self, calls: list[_Call]) -> None:
         """Consecutive writes share one commit; each runs in its own savepoint, so a failing
-        one is undone alone and the others still commit."""
+        one is undone alone and the others still commit. On a full disk or an I/O error SQLite
+        may undo the whole transaction, not just the failing statement: with no savepoint left
+        to go back to, that call fails alone and the others run again in a new transaction (a
+        neighbour's failed insert must not fail a delete that would free space)."""
         db = self._conn
         delay = RETRY_FIRST_DELAY
-        for attempt in range(RETRIES + 1):
+        busy = 0
+        while calls:
             results: list[tuple[_Call, Any, BaseException | None]] = []
+            undone: tuple[_Call, BaseException] | None = None
             try:
                 if not db.in_transaction:
                     await db.execute("BEGIN IMMEDIATE")
@@ -322,17 +328,22 @@ class SqliteRepository:
                     except Exception as exc:
                         if _transient(exc):
                             raise  # the database was busy, not this call wrong: all again
+                        if not db.in_transaction:  # SQLite rolled everything back
+                            undone = (job, exc)
+                            break
                         await db.execute("ROLLBACK TO call")
                         results.append((job, None, exc))
                     else:
                         results.append((job, result, None))
                     await db.execute("RELEASE call")
-                await db.commit()
+                if undone is None:
+                    await db.commit()
             except BaseException as exc:
                 with contextlib.suppress(Exception):
                     await db.rollback()
-                if isinstance(exc, Exception) and _transient(exc) and attempt < RETRIES:
+                if isinstance(exc, Exception) and _transient(exc) and busy < RETRIES:
                     log.warning("database busy (%s); trying again", _error_name(exc))
+                    busy += 1
                     await asyncio.sleep(delay)
                     delay *= 2
                     continue
@@ -343,7 +354,14 @@ class SqliteRepository:
                 if not isinstance(exc, Exception):
                     raise
                 return
-            break
+            if undone is None:
+                break
+            failed, reason = undone
+            log.error("a write failed and undid its transaction (%s)", _error_name(reason))
+            _resolve(failed.future, None, reason)
+            calls = [job for job in calls if job is not failed]
+        if not calls:
+            return
         if any(job.checkpoint for job in calls):
             await self._truncate_wal()
         for job, result, error in results:
@@ -488,36 +506,48 @@ class SqliteRepository:
     async def _truncate_wal(self) -> None:
         """After an erasure: old page images of erased rows can linger in the WAL until a
         checkpoint. The data is committed either way, so a failure here fails nobody's write;
-        the background checkpoints and the next erasure try again."""
-        try:
-            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except Exception as exc:
-            log.warning("WAL truncation failed (%s)", _error_name(exc))
+        the next erasure or purge tries again. A truncation that finds the background
+        checkpoint or a reader in its way says so in its result row (not as an error): it is
+        tried again a moment later, a few times."""
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(TRUNCATE_TRIES):
+            try:
+                [(busy, _, _)] = await _pragma(self._conn, "wal_checkpoint(TRUNCATE)")
+            except Exception as exc:
+                log.warning("WAL truncation failed (%s)", _error_name(exc))
+                return
+            if not busy:
+                return
+            if attempt + 1 < TRUNCATE_TRIES:
+                await asyncio.sleep(delay)
+                delay *= 2
+        log.warning("WAL truncation could not finish (a checkpoint or a reader was in the way)")
 
     async def _write_once(self, db: aiosqlite.Connection, plan: _Plan) -> None:
         items = [(cid, item) for cid, group in plan.evidence.items() for item in group]
         evidence_rows = []
-        for cid, item in items:
-            wrapped, blob = self.blobs.seal(item.id, item.data)
-            # The file is on disk (fsynced) before its row commits; a crash in between leaves
-            # an unreadable orphan that purge removes.
-            await asyncio.to_thread(self.blobs.write, item.id, blob)
-            evidence_rows.append(
-                (
-                    item.id,
-                    cid,
-                    item.kind,
-                    item.media_type,
-                    len(item.data),
-                    item.sha256,
-                    item.received_at,
-                    item.channel,
-                    plan.names[item.id],
-                    wrapped,
-                )
-            )
         removed: list[str] = []
         try:
+            for cid, item in items:
+                wrapped, blob = self.blobs.seal(item.id, item.data)
+                # The file is on disk (fsynced) before its row commits; a crash in between
+                # leaves an unreadable orphan that purge removes. A file that cannot be written
+                # (a full disk) fails the batch, and the files written before it go too.
+                await asyncio.to_thread(self.blobs.write, item.id, blob)
+                evidence_rows.append(
+                    (
+                        item.id,
+                        cid,
+                        item.kind,
+                        item.media_type,
+                        len(item.data),
+                        item.sha256,
+                        item.received_at,
+                        item.channel,
+                        plan.names[item.id],
+                        wrapped,
+                    )
+                )
             if plan.wiped:
                 # The chat's message ids stay for the channel: it deletes those messages (quick
                 # exit) and their ids right after this commit (`messages_take`).
@@ -893,6 +923,21 @@ async def _read_batch(db: aiosqlite.Connection, ids: list[str], event_keys: list
         f"WHERE event_key IN ({','.join('?' * len(event_keys))})"
     )
     return list(await db.execute_fetchall(sql, [*ids, *event_keys]))
+
+
+async def _pragma(db: aiosqlite.Connection, pragma: str) -> list[Any]:
+    """Run a PRAGMA to its end, and its rows.
+
+    Never `await db.execute("PRAGMA ...")` and drop the cursor: aiosqlite's thread keeps the
+    last call's result (that cursor) alive until its next call has run, so a statement left at
+    its result row is still in progress during the next call. `wal_checkpoint` and
+    `journal_mode` count as writing statements while in progress, and a COMMIT beside one fails
+    ("cannot commit transaction - SQL statements in progress", SQLITE_BUSY). That was issue
+    11's lost message after a restart: the start-up purge truncates the WAL, and when the next
+    call on the writer was a batch's commit, the batch failed. Fetching every row finishes
+    the statement (and resets it) inside the same call.
+    """
+    return list(await db.execute_fetchall(f"PRAGMA {pragma}"))
 
 
 def _apply(connection: sqlite3.Connection, statements: list[tuple[str, list[Any]]]) -> None:
