@@ -213,7 +213,8 @@ class CrisisReader:
     def _add(self, slots: list[Slot], cue: dict[str, Any], phrase: str) -> None:
         # Anchor on the plain slot least likely in ordinary text: fewest common words, then
         # fewest alternatives, so a long ordinary message starts few walks.
-        plain = [i for i, (kind, _) in enumerate(slots) if kind == _WORD]
+        # Never on a slot that may be the message's end ("any|$"): there is no word to find there.
+        plain = [i for i, (kind, w) in enumerate(slots) if kind == _WORD and _BOUNDARY not in w]
         if not plain:
             raise ValueError(f"crisis lexicon: {phrase!r} needs one required word")
         rank = self._rank
