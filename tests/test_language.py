@@ -127,3 +127,25 @@ async def test_a_bilingual_welcome_leads_with_welsh(content) -> None:  # type: i
     reply = await person.tap("English")
     assert reply.texts[0] == t(engine, "en-GB", "sys.language_switched")
     assert await locale_of(person) == "en-GB"
+
+
+def test_telegram_language_code_comes_along_as_the_locale_hint() -> None:
+    from telegram import Update
+
+    from bot.channels.telegram.translate import translate
+
+    update = Update.de_json(
+        {
+            "update_id": 7,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 42, "type": "private"},
+                "from": {"id": 42, "is_bot": False, "first_name": "Sam", "language_code": "cy"},
+                "text": "helo",
+            },
+        },
+        None,
+    )
+    incoming = translate(update)
+    assert incoming is not None and incoming.event.locale == "cy"

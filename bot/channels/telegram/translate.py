@@ -19,6 +19,7 @@ further on can fail to encode what a person sent.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -55,7 +56,18 @@ class Incoming:
 
 def translate(update: Update, max_text: int = DEFAULT_MAX_TEXT) -> Incoming | None:
     """None for what the bot ignores (groups, channels, updates with no chat, wordless edits).
-    `max_text`: the longest /start payload kept (the engine's own limit, not Telegram's 64)."""
+    `max_text`: the longest /start payload kept (the engine's own limit, not Telegram's 64).
+    The person's Telegram language (`language_code`) comes along as the event's locale hint."""
+    incoming = _translate(update, max_text)
+    user = update.effective_user
+    code = user.language_code if user is not None else None
+    if incoming is None or not isinstance(code, str) or not code:
+        return incoming
+    event = dataclasses.replace(incoming.event, locale=valid(code)[:35])
+    return dataclasses.replace(incoming, event=event)
+
+
+def _translate(update: Update, max_text: int) -> Incoming | None:
     uid = update.update_id
     if update.callback_query is not None:
         query = update.callback_query
