@@ -21,6 +21,14 @@ If saving or deciding fails (a full disk, a locked database), the crisis answer 
 what was sent needs it (`Engine.crisis_fallback`, no storage), with a note to send it again; the
 chat carries on instead of ending with a traceback. There is nothing to retry automatically here:
 the terminal keeps nothing of its own, and the person is right there to send it again.
+
+Whatever comes in is read, never a reason to stop (tests/test_fuzz_terminal.py): input is read as
+bytes and decoded here, so bytes that are not UTF-8 become U+FFFD whatever the locale (Python's
+own stdin, under a strict locale, ended the chat with a UnicodeDecodeError); lone surrogates are
+replaced too; a line longer than MAX_LINE_BYTES is cut there (the rest of it is dropped, never
+made into further messages). What is printed is made printable: lone surrogates and control
+characters (other than newline and tab) from echoed or read-back words become U+FFFD, so they can
+neither stop the output nor drive the terminal.
 """
 
 from __future__ import annotations
@@ -29,11 +37,12 @@ import asyncio
 import codecs
 import contextlib
 import os
+import re
 import sys
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
@@ -55,6 +64,19 @@ from bot.model import (
 CHANNEL = "terminal"
 PASTE_WINDOW = 0.05  # seconds: lines arriving this close together were pasted together
 BLOCK = '"""'  # a line of just this opens or closes a multi-line message
+MAX_LINE_BYTES = 1024 * 1024  # a piped line is cut here (the engine reads far less anyway)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def valid(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD (usually a no-op)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def printable(text: str) -> str:
+    """`text` safe to print: no lone surrogate, no control character but newline and tab."""
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 class TerminalChat:
@@ -76,7 +98,7 @@ class TerminalChat:
         self.closed = False
 
     def _event(self, kind: EventKind, text: str = "") -> Inbound:
-        return Inbound(CHANNEL, self.user, uuid.uuid4().hex, kind, text)
+        return Inbound(CHANNEL, self.user, uuid.uuid4().hex, kind, valid(text))
 
     def to_event(self, line: str) -> Inbound:
         """A typed line: a number picks the numbered option; anything else is text."""
@@ -131,7 +153,7 @@ class TerminalChat:
         self.out.flush()
 
     def _print(self, text: str) -> None:
-        print(text, file=self.out)
+        print(printable(text), file=self.out)
 
     async def run(self, lines: TextIO) -> None:
         await self.start()
@@ -170,7 +192,7 @@ class TerminalChat:
         except OSError:
             self._print(f"   [cannot read {path}]")
             return
-        attachment = Attachment(path.name, data)
+        attachment = Attachment(valid(path.name), data)
         event = Inbound(CHANNEL, self.user, uuid.uuid4().hex, EventKind.UPLOAD, "", "", attachment)
         await self.send(event)
 
@@ -193,13 +215,29 @@ class TerminalChat:
 
 
 async def piped(lines: TextIO) -> AsyncIterator[str]:
-    """One line at a time (without its newline), for piped input: a line is a message."""
+    """One line at a time (without its newline), for piped input: a line is a message. Read as
+    bytes when the stream has them (a real stdin), so decoding is ours (see the module doc)."""
     loop = asyncio.get_running_loop()
+    raw = getattr(lines, "buffer", None)
     while True:
-        line = await loop.run_in_executor(None, lines.readline)
+        if raw is not None:
+            line = await loop.run_in_executor(None, _read_line, raw)
+        else:
+            line = valid(await loop.run_in_executor(None, lines.readline, MAX_LINE_BYTES))
         if not line:
             return
         yield line.rstrip("\n")
+
+
+def _read_line(raw: BinaryIO) -> str:
+    """One line of bytes, decoded (invalid UTF-8 replaced), cut at MAX_LINE_BYTES; "" at the
+    end of input."""
+    data = raw.readline(MAX_LINE_BYTES)
+    if data and not data.endswith(b"\n"):
+        # Too long (or the last line, without its newline): what is left of it is dropped.
+        while (rest := raw.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            pass
+    return data.decode("utf-8", errors="replace")
 
 
 async def pasted(fd: int, window: float = PASTE_WINDOW) -> AsyncIterator[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import socket
 import time
 from collections import defaultdict
@@ -36,6 +37,39 @@ class Sent:
 
 
 @dataclass
+class Storm:
+    """A flood-control storm: while it lasts, each call to one of `methods` is answered 429 (with
+    `retry_after`) with probability `share` (seeded), as Telegram does to a bot sending too much.
+    """
+
+    share: float
+    seconds: float
+    retry_after: int = 1
+    methods: tuple[str, ...] = ("sendMessage",)
+    seed: int = 0
+    started: float = field(default_factory=time.monotonic)
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def refuses(self, method: str) -> bool:
+        return (
+            method in self.methods
+            and time.monotonic() - self.started < self.seconds
+            and self.rng.random() < self.share
+        )
+
+
+@dataclass
+class Refusal:
+    method: str
+    params: dict[str, Any]
+    at: float  # time.monotonic()
+    retry_after: int
+
+
+@dataclass
 class BotApiStandIn:
     updates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -53,6 +87,9 @@ class BotApiStandIn:
     # Called as each sendMessage arrives, before it is recorded: True refuses it (a crash drill
     # kills the bot there, so the message was never sent).
     before_send: Any = None
+    storm: Storm | None = None  # 429s to a share of calls for a while
+    refused: list[Refusal] = field(default_factory=list)  # every 429 answered
+    called_at: list[float] = field(default_factory=list)  # when each of `calls` arrived
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
     _uids: Any = field(default_factory=lambda: itertools.count(1))
@@ -277,10 +314,16 @@ class BotApiStandIn:
         method = request.path_params["method"]
         params = await self._params(request)
         self.calls.append((method, params))
+        self.called_at.append(time.monotonic())
         if self.latency:
             await asyncio.sleep(self.latency)
+        retry = None
         if self.fail.get(method):
             retry = self.fail[method].pop(0)
+        elif self.storm is not None and self.storm.refuses(method):
+            retry = self.storm.retry_after
+        if retry is not None:
+            self.refused.append(Refusal(method, params, time.monotonic(), retry))
             return JSONResponse(
                 {
                     "ok": False,

@@ -8,7 +8,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from tests.auxil.botapi import TOKEN, BotApiStandIn
 from tests.auxil.browser import free_port
+from tests.auxil.warm import Warm, WarmChild
 
 # What each person says, in order (typed words only, so the script never depends on a keyboard).
 SCRIPT = [
@@ -36,13 +36,17 @@ SCRIPT = [
 
 @dataclass
 class Drill:
+    """Restarts are forks of a warm parent that loaded the content once (tests/auxil/warm.py):
+    milliseconds instead of the 3-7 s a cold start takes on a loaded two-core machine."""
+
     api: BotApiStandIn
     data_dir: Path
     kills: list[int] = field(default_factory=list)  # kill as the n-th message is about to go out
-    process: subprocess.Popen[bytes] | None = None
+    process: WarmChild | None = None
     restarts: int = 0
     killed: int = 0
     log: Path | None = None
+    warm: Warm | None = None
 
     def env(self) -> dict[str, str]:
         return {
@@ -59,13 +63,11 @@ class Drill:
 
     def spawn(self) -> None:
         self.log = self.data_dir.parent / "drill.log"
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--port", str(free_port())],
-                env=self.env(),
-                stdout=out,
-                stderr=out,
-            )
+        if self.warm is None:
+            self.warm = Warm()
+        if self.process is not None:
+            self.process.wait(10)  # really gone (a SIGKILLed child is reaped by the parent)
+        self.process = self.warm.spawn(["run", "--port", str(free_port())], self.env(), self.log)
 
     def _before_send(self, params: dict[str, Any]) -> bool:
         if self.kills and len(self.api.sent) >= self.kills[0] and self.process is not None:
@@ -94,6 +96,9 @@ class Drill:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.warm is not None:
+            self.warm.close()
+            self.warm = None
 
 
 async def converse(

@@ -31,13 +31,14 @@ import json
 import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
+from typing import Any
 
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 
-from bot.channels.telegram.sender import FIRST, LATER, TYPING, Sender
+from bot.channels.telegram.sender import CRISIS, FIRST, LATER, TYPING, Sender, seconds_of
 from bot.channels.telegram.translate import CHANNEL, Incoming, translate
 from bot.console.desk import Desk, relayed
 from bot.engine import Engine
@@ -57,6 +58,7 @@ from bot.model import (
 )
 from bot.reading.text import clean
 from bot.storage.base import ChannelStore
+from bot.textkeys import SYS_NOT_KEPT
 from bot.turn import SYS_EXIT
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ POISON_ATTEMPTS = 3
 class TelegramChannel:
     def _not_taken_in_text(self) -> str:
         """Said when an update failed every try for a reason other than storage being down."""
-        return self.engine.renderer.text(self.engine.default_locale, "sys.not_kept", Profile())
+        return self.engine.renderer.text(self.engine.default_locale, SYS_NOT_KEPT, Profile())
 
     def __init__(
         self,
@@ -105,18 +107,29 @@ class TelegramChannel:
         # update id -> the crisis lines sent for it without storage (see the module docstring).
         self._fallen_back: OrderedDict[int, frozenset[str]] = OrderedDict()
         self.retry_delays = RETRY_DELAYS
+        self._side_tasks: set[asyncio.Task[None]] = set()  # button answers (see `_handle`)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, *, poll: bool = True, poll_timeout: int = 25) -> None:
-        await self.bot.initialize()
+        while True:
+            try:
+                await self.bot.initialize()  # getMe
+                break
+            except RetryAfter as exc:
+                # Flood control at start-up is a wait, not a reason not to start (other
+                # errors, such as a token Telegram rejects, still end the start).
+                log.warning("getMe refused (RetryAfter); starting as soon as told")
+                await asyncio.sleep(seconds_of(exc.retry_after))
         await self.sender.call(0, lambda: self.bot.set_my_commands(COMMANDS), limited=False)
         await self.recover()
         if poll:
             self._polling = asyncio.create_task(self._poll(poll_timeout), name="telegram-poll")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._polling, *self._workers.values()) if t is not None]
+        tasks = [
+            t for t in (self._polling, *self._workers.values(), *self._side_tasks) if t is not None
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -155,6 +168,12 @@ class TelegramChannel:
                 updates = await self.bot.get_updates(
                     offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES
                 )
+            except RetryAfter as exc:
+                # Flood control: the wait Telegram asks for, not our own (a 429 storm on
+                # getUpdates, tests/test_storm_telegram.py, saw it asked again after 1 s of 2).
+                log.warning("getUpdates refused (RetryAfter); retrying as told")
+                await asyncio.sleep(seconds_of(exc.retry_after))
+                continue
             except TelegramError as exc:
                 log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(1.0)
@@ -253,6 +272,21 @@ class TelegramChannel:
                 if counted:
                     queue.task_done()
 
+    async def _answer_tap(self, chat_id: int, callback_id: str) -> None:
+        with contextlib.suppress(TelegramError):
+            await self.sender.call(
+                chat_id,
+                partial(self.bot.answer_callback_query, callback_id),
+                limited=False,
+                priority=FIRST,
+            )
+
+    def _beside(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` on its own (kept until done; cancelled by `stop`)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
     async def _not_taken_in(self, incoming: Incoming) -> None:
         chat_id = incoming.chat_id
         try:
@@ -267,13 +301,9 @@ class TelegramChannel:
     async def _handle(self, incoming: Incoming) -> None:
         chat_id = incoming.chat_id
         if incoming.callback_id is not None:
-            with contextlib.suppress(TelegramError):
-                await self.sender.call(
-                    chat_id,
-                    partial(self.bot.answer_callback_query, incoming.callback_id),
-                    limited=False,
-                    priority=FIRST,
-                )
+            # Beside the reply, not before it: the answer only stops the button's spinner, and a
+            # 429 on it (waited out, as told) must not hold what the person is waiting for.
+            self._beside(self._answer_tap(chat_id, incoming.callback_id))
         event = incoming.event
         cid = self.engine.conversation_id(event)
         theirs = [incoming.person_message_id] if incoming.person_message_id is not None else []
@@ -385,7 +415,7 @@ class TelegramChannel:
             # Straight to the chat, highest priority: there is no outbox to come back to.
             with contextlib.suppress(TelegramError):
                 await self.sender.call(
-                    chat_id, partial(self.bot.send_message, chat_id, text), priority=FIRST
+                    chat_id, partial(self.bot.send_message, chat_id, text), priority=CRISIS
                 )
 
     def _remember(self, update_id: int, said: frozenset[str]) -> None:
@@ -419,7 +449,7 @@ class TelegramChannel:
             return
         messages = _messages(effects)
         sent = 0
-        for text, markup, pause, document in messages:
+        for text, markup, pause, document, crisis in messages:
             if sent < skip:
                 sent += 1
                 continue
@@ -442,7 +472,7 @@ class TelegramChannel:
                 message = await self.sender.call(
                     chat_id,
                     partial(self.bot.send_message, chat_id, text, reply_markup=markup),
-                    priority=FIRST if sent == 0 else LATER,
+                    priority=CRISIS if crisis else FIRST if sent == 0 else LATER,
                 )
             sent += 1
             ids = [message.message_id] if message is not None else []
@@ -491,26 +521,28 @@ def _keyboard(choices: Choices) -> InlineKeyboardMarkup:
 
 def _messages(
     effects: tuple[Effect, ...],
-) -> list[tuple[str, InlineKeyboardMarkup | None, float, bool]]:
-    """Effects as Telegram messages: (text, keyboard, pause before, is the evidence pack).
-    A keyboard rides on the message just before it; each Pause delays the next message."""
-    out: list[tuple[str, InlineKeyboardMarkup | None, float, bool]] = []
+) -> list[tuple[str, InlineKeyboardMarkup | None, float, bool, bool]]:
+    """Effects as Telegram messages: (text, keyboard, pause before, is the evidence pack, is a
+    crisis line). A keyboard rides on the message just before it; each Pause delays the next
+    message."""
+    out: list[tuple[str, InlineKeyboardMarkup | None, float, bool, bool]] = []
     pause = 0.0
     for effect in effects:
         if isinstance(effect, Say | RequestUpload):
             text = effect.text if isinstance(effect, Say) else effect.prompt
-            out.append((text, None, pause, False))
+            crisis = isinstance(effect, Say) and effect.kind == "crisis"
+            out.append((text, None, pause, False, crisis))
             pause = 0.0
         elif isinstance(effect, Pause):
             pause += effect.seconds
         elif isinstance(effect, Choices):
             if out and out[-1][1] is None and not out[-1][3]:
-                text, _, before, _ = out[-1]
-                out[-1] = (text, _keyboard(effect), before, False)
+                text, _, before, _, crisis = out[-1]
+                out[-1] = (text, _keyboard(effect), before, False, crisis)
             else:
-                out.append(("…", _keyboard(effect), pause, False))
+                out.append(("…", _keyboard(effect), pause, False, False))
                 pause = 0.0
         elif isinstance(effect, DeliverPack):
-            out.append(("", None, pause, True))
+            out.append(("", None, pause, True, False))
             pause = 0.0
     return out

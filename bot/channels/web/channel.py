@@ -7,6 +7,18 @@ same write that releases the outbox entry; the live socket gets them at once. A 
 reconnects says which number it saw last and receives the rest, so a dropped connection or a
 restarted server loses and repeats nothing.
 
+Two crash windows need care (the widget crash drill, tests/test_drill_widget.py, found both):
+- A new session's welcome is decided and logged, then the session stored, then its token sent.
+  (Before, the session was stored and its token sent first: a crash before the welcome was
+  decided left a session with no conversation, which the start-up purge deletes as left over
+  from an erasure, so the widget's resume was refused and the person started again from
+  nothing; a purge running between the two writes did the same without any crash.)
+- A crash after a decision was stored but before its frames were logged leaves the reply in the
+  outbox; what the person sent (the "you" frame) is stored nowhere else. `recover` keeps such a
+  reply until the widget resends the event (it resends everything unacknowledged), then logs
+  [what they sent, *the reply] in their order. A widget that has nothing to resend (a reloaded
+  page) gets the reply alone, RESEND_GRACE_SECONDS after it resumes, or before anything newer.
+
 Crisis first, even when storage fails: if deciding (and so storing) what the person sent raises,
 the crisis answer is computed without storage (`Engine.crisis_fallback`) and sent to the socket
 at once, unnumbered (it is not in the log). The socket then closes as before; the widget
@@ -38,9 +50,10 @@ from bot.channels.web.store import WebSession, WebStore
 from bot.console.desk import Desk, relayed
 from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
-from bot.model import Attachment, End, EventKind, Inbound, Profile, Say
+from bot.model import Attachment, End, EventKind, Inbound, OutboxEntry, Profile, Say
 from bot.predicates import young
 from bot.reading.text import clean
+from bot.textkeys import SYS_LIMITED
 from bot.turn import SYS_EXIT
 
 log = logging.getLogger(__name__)
@@ -62,6 +75,7 @@ UPLOADING_BUDGET = 256 * 1024 * 1024  # bytes of files being received at once, w
 PACK_EVERY_SECONDS = 10.0  # per conversation, across reconnects
 PACKS_AT_ONCE = 2  # packs being built at once, whole server (each is built in memory)
 REMEMBERED_FALLBACKS = 10_000  # events whose crisis answer went out without storage
+RESEND_GRACE_SECONDS = 3.0  # after a resume, how long a reply decided before a crash waits
 
 
 def token_hash(token: str) -> str:
@@ -121,6 +135,9 @@ class WebChannel:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # event key -> the crisis lines sent for it without storage (see the module docstring).
         self._fallen_back: OrderedDict[str, frozenset[str]] = OrderedDict()
+        # conversation id -> replies decided before a crash, waiting to be logged (`recover`).
+        self._unlogged: dict[str, list[OutboxEntry]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _lock(self, conversation_id: str) -> asyncio.Lock:
         lock = self._locks.get(conversation_id)
@@ -136,14 +153,20 @@ class WebChannel:
         return origin.rstrip("/") in self.origins
 
     async def recover(self) -> None:
-        """Turn replies decided before a crash, but not yet logged, into frames."""
+        """Replies decided before a crash but not yet logged. The reply to something the widget
+        sent waits for the widget's resend (`_unlogged`): what the person sent is logged only
+        with the reply, and is in no stored decision, so only the resend can put it back in
+        its place, before the reply. Anything else (a welcome, a crisis answer given while a
+        moderator had the conversation) is logged now."""
         for entry in await self.store.repository.outbox(CHANNEL):
             if any(isinstance(e, End) and e.forget for e in entry.effects):
                 await self.store.repository.finish(CHANNEL, None, entry.event_key)
-                continue
-            await self.store.append(
-                entry.conversation_id, frames_for(entry.effects), release=entry.event_key
-            )
+            elif _resent(entry.event_key):
+                self._unlogged.setdefault(entry.conversation_id, []).append(entry)
+            else:
+                await self.store.append(
+                    entry.conversation_id, frames_for(entry.effects), release=entry.event_key
+                )
 
     async def _proven(
         self, token: str, origin: str, signature: bytes | None, message: str
@@ -169,6 +192,7 @@ class WebChannel:
     ) -> None:
         """Log frames for a conversation and send them to its widget if one is open."""
         async with self._lock(conversation_id):
+            await self._log_unlogged(conversation_id)
             numbered = await self.store.append(conversation_id, frames, release=release)
             link = self._live.get(conversation_id)
             if link is not None:
@@ -240,10 +264,7 @@ class WebChannel:
             session_id = secrets.token_urlsafe(16)
             cid = self.engine.keyring.conversation_id(f"{CHANNEL}:{session_id}")
             session = WebSession(session_id, cid, key, origin.rstrip("/"))
-            await self.store.create(token_hash(token), session)
             link = _Link(websocket, session)
-            self._live[cid] = link
-            await websocket.send_json({"t": "session", "token": token})
             payload = first.get("start")
             start = Inbound(
                 CHANNEL,
@@ -252,7 +273,17 @@ class WebChannel:
                 EventKind.START,
                 payload=payload[:64] if isinstance(payload, str) else "",
             )
-            await self._handle(link, start, None, None)
+            # The welcome is decided and logged, then the session kept, then its token sent: a
+            # crash before the token goes out leaves the widget without one, so it simply starts
+            # again; once it has one, its welcome is in the log for the resume (nothing re-runs
+            # a lost start). The conversation exists before its session does: the purge deletes
+            # sessions whose conversation does not exist (as after an erasure).
+            async with self._lock(cid):
+                welcome = await self._decide(link, start, None)
+                await self.store.create(token_hash(token), session)
+                self._live[cid] = link
+                await websocket.send_json({"t": "session", "token": token})
+                await self._send_numbered(link, welcome or [])
             return link
         if first.get("t") == "resume":
             given = first.get("token")
@@ -274,6 +305,7 @@ class WebChannel:
                 await self._send_numbered(
                     link, await self.store.after(found.conversation_id, after)
                 )
+            self._log_soon(found.conversation_id)
             await self.store.touch(token_hash(given))
             return link
         return None
@@ -352,6 +384,7 @@ class WebChannel:
             # Decided under the lock, so a claim or release in between can't split a message.
             if not desk.owned(conversation_id):
                 return False
+            await self._log_unlogged(conversation_id)
             key = f"{CHANNEL}:{event.event_id}"
             if await desk.from_person(conversation_id, words, key) and you is not None:
                 await self._send_live(link, await self.store.append(conversation_id, [you]))
@@ -464,9 +497,7 @@ class WebChannel:
         )
         return {
             "t": "say",
-            "text": "\n".join(
-                [self.engine.renderer.text(locale, "sys.limited", Profile()), *lines]
-            ),
+            "text": "\n".join([self.engine.renderer.text(locale, SYS_LIMITED, Profile()), *lines]),
             "kind": "notice",
             "pause": 0,
         }
@@ -502,42 +533,112 @@ class WebChannel:
         await self._handle(link, event, cid, you)
 
     async def _handle(
-        self, link: _Link, event: Inbound, cid: str | None, you: Frame | None
+        self,
+        link: _Link,
+        event: Inbound,
+        cid: str | None,
+        you: Frame | None,
     ) -> None:
-        conversation_id = link.session.conversation_id
-        key = f"{CHANNEL}:{event.event_id}"
-        async with self._lock(conversation_id):
-            try:
-                outcome = await self.engine.handle(event, durable=True)
-            except Exception:
-                await self._crisis_without_storage(link, event)
-                raise  # the socket closes; the widget resends what was not acknowledged
-            said = self._fallen_back.pop(key, frozenset())
-            effects = outcome.effects
-            if any(isinstance(e, End) and e.forget for e in effects):
-                # Everything about the conversation is gone, its session and log with it:
-                # the neutral line goes out unnumbered and the socket closes.
-                await self.store.repository.finish(CHANNEL, None, key)
-                for frame in frames_for(effects):
-                    await _send(link.websocket, {**frame, "seq": 0})
-                self._live.pop(conversation_id, None)
-                with contextlib.suppress(Exception):
-                    await link.websocket.close(code=CLOSE_FORGOTTEN)
-                return
-            if not outcome.duplicate:
-                frames = frames_for(effects)
-                numbered = await self.store.append(
-                    conversation_id, [you, *frames] if you else frames, release=key
-                )
-                if said:  # already on the screen, sent without storage: logged, not re-sent
-                    numbered = [
-                        (seq, frame)
-                        for seq, frame in numbered
-                        if not (frame.get("t") == "say" and frame.get("text") in said)
-                    ]
-                await self._send_live(link, numbered)
+        """Decide an event, log what it shows and send it to the open socket, then acknowledge
+        it."""
+        async with self._lock(link.session.conversation_id):
+            numbered = await self._decide(link, event, you)
+            if numbered is None:
+                return  # forgotten: the socket is closed and nothing is acknowledged
+            await self._send_live(link, numbered)
         if cid is not None:
             await _send(link.websocket, {"t": "ack", "id": cid})
+
+    async def _decide(
+        self, link: _Link, event: Inbound, you: Frame | None
+    ) -> list[tuple[int, Frame]] | None:
+        """Under the conversation's lock: decide, then log [what they sent, *the reply]. None if
+        the conversation was forgotten (its socket is then closed)."""
+        conversation_id = link.session.conversation_id
+        key = f"{CHANNEL}:{event.event_id}"
+        # Replies decided before a crash come first, in their order (see `recover`).
+        await self._log_unlogged(conversation_id, until=key)
+        try:
+            outcome = await self.engine.handle(event, durable=True)
+        except Exception:
+            await self._crisis_without_storage(link, event)
+            raise  # the socket closes; the widget resends what was not acknowledged
+        said = self._fallen_back.pop(key, frozenset())
+        effects = outcome.effects
+        if any(isinstance(e, End) and e.forget for e in effects):
+            # Everything about the conversation is gone, its session and log with it:
+            # the neutral line goes out unnumbered and the socket closes.
+            self._unlogged.pop(conversation_id, None)
+            await self.store.repository.finish(CHANNEL, None, key)
+            for frame in frames_for(effects):
+                await _send(link.websocket, {**frame, "seq": 0})
+            self._live.pop(conversation_id, None)
+            with contextlib.suppress(Exception):
+                await link.websocket.close(code=CLOSE_FORGOTTEN)
+            return None
+        if outcome.duplicate:
+            # Decided before. Usually its frames are logged already (the answer got out, the
+            # acknowledgement did not); if a crash came between deciding and logging, its reply
+            # waits in `_unlogged` for this resend, to be logged after what they sent.
+            entry = self._take_unlogged(conversation_id, key)
+            if entry is None:
+                return []
+            effects = entry.effects
+        frames = frames_for(effects)
+        numbered = await self.store.append(
+            conversation_id, [you, *frames] if you else frames, release=key
+        )
+        if said:  # already on the screen, sent without storage: logged, not re-sent
+            numbered = [
+                (seq, frame)
+                for seq, frame in numbered
+                if not (frame.get("t") == "say" and frame.get("text") in said)
+            ]
+        return numbered
+
+    # --- replies decided before a crash ----------------------------------------------------------
+
+    def _take_unlogged(self, conversation_id: str, key: str) -> OutboxEntry | None:
+        entries = self._unlogged.get(conversation_id, [])
+        for index, entry in enumerate(entries):
+            if entry.event_key == key:
+                del entries[index]
+                if not entries:
+                    self._unlogged.pop(conversation_id, None)
+                return entry
+        return None
+
+    async def _log_unlogged(self, conversation_id: str, *, until: str | None = None) -> None:
+        """Under the conversation's lock: log (and send, if its widget is open) the replies
+        decided before a crash that are still waiting for their resend, oldest first, without
+        what the person sent (not stored anywhere else); `until`: stop at that event's own."""
+        entries = self._unlogged.get(conversation_id)
+        while entries and entries[0].event_key != until:
+            entry = entries[0]
+            numbered = await self.store.append(
+                conversation_id, frames_for(entry.effects), release=entry.event_key
+            )
+            entries.pop(0)
+            link = self._live.get(conversation_id)
+            if link is not None:
+                await self._send_numbered(link, numbered)
+        if not entries:
+            self._unlogged.pop(conversation_id, None)
+
+    def _log_soon(self, conversation_id: str) -> None:
+        """After a resume: replies still waiting are logged once the widget had time to resend
+        what it has (a reloaded page has nothing to resend, and must still get them)."""
+        if conversation_id not in self._unlogged:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(RESEND_GRACE_SECONDS)
+            async with self._lock(conversation_id):
+                await self._log_unlogged(conversation_id)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _crisis_without_storage(self, link: _Link, event: Inbound) -> None:
         """Send the crisis answer for an event that could not be decided or kept, once."""
@@ -587,6 +688,7 @@ class WebChannel:
             if await self.store.find(token_hash(token)) is None:
                 return True  # the socket's own exit got there first
             await self.engine.handle(event)
+            self._unlogged.pop(found.conversation_id, None)
             link = self._live.pop(found.conversation_id, None)
         if link is not None:
             with contextlib.suppress(Exception):
@@ -611,6 +713,13 @@ def service_numbers(engine: Engine) -> dict[str, list[str]]:
             elif kind.startswith("sms"):
                 sms.add(value)
     return {"tel": sorted(tel), "sms": sorted(sms)}
+
+
+def _resent(event_key: str) -> bool:
+    """Whether an event is one the widget resends until acknowledged ("web:<session>:<id>"),
+    not the session's start nor a crisis answer given beside a relay ("...:<id>:crisis")."""
+    parts = event_key.split(":")
+    return len(parts) == 3 and parts[2] != "start"
 
 
 def _signed_new(frame: Frame, nonce: str) -> bool:
