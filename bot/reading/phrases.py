@@ -200,7 +200,10 @@ class PhraseSet:
         return ""
 
     def covers(self, tokens: Sequence[str]) -> bool:
-        """Whether the tokens are made entirely of phrases from this set (greedy, longest)."""
+        """Whether the tokens are made entirely of phrases from this set (greedy, longest).
+        Nothing at all ("-", "/") is covered by nothing: it says no phrase."""
+        if not tokens:
+            return False
         index = 0
         while index < len(tokens):
             key = self.starts_at(tokens, index)

@@ -277,7 +277,6 @@ class Turn(Questions):
 
 # Words that say a detail follows ("his number is", "their snap is"), or a long run of digits.
 _DETAIL_WORDS = (
-    "@",
     "http",
     "www",
     "snap",
@@ -295,11 +294,16 @@ _DETAIL_WORDS = (
     "#",
 )
 _DIGITS = re.compile(r"\d[\d ]{5,}")
+_HANDLE = re.compile(r"@\w")  # "@fake_girl_22", not a lone "@"
 
 
 def _has_details(u: Understanding) -> bool:
     folded = u.folded[:2000]
-    return any(word in folded for word in _DETAIL_WORDS) or bool(_DIGITS.search(folded))
+    return (
+        any(word in folded for word in _DETAIL_WORDS)
+        or bool(_HANDLE.search(folded))
+        or bool(_DIGITS.search(folded))
+    )
 
 
 def _contradicts(u: Understanding, pattern: str | None) -> bool:
