@@ -48,6 +48,7 @@ from bot.channels.web.limits import Budget, SlidingWindow, WebLimits, address_ke
 from bot.channels.web.proof import b64decode, connect_message, forget_message, verify
 from bot.channels.web.store import WebSession, WebStore
 from bot.console.desk import Desk, relayed
+from bot.console.folding import source_id
 from bot.engine import Engine
 from bot.evidence.sniff import MAX_FILE_BYTES
 from bot.model import Attachment, End, EventKind, Inbound, OutboxEntry, Profile, Say
@@ -231,7 +232,7 @@ class WebChannel:
             ):
                 await self._limited(websocket)
                 return
-            link = await self._open(websocket, first, nonce, origin)
+            link = await self._open(websocket, first, nonce, origin, address)
             if link is None:
                 await _send(websocket, {"t": "denied"})
                 await websocket.close(code=CLOSE_DENIED)
@@ -250,8 +251,19 @@ class WebChannel:
                 if self._live.get(link.session.conversation_id) is link:
                     del self._live[link.session.conversation_id]
 
+    def _note_source(self, conversation_id: str, address: str) -> None:
+        """Tell the console where this conversation connects from: a keyed hash, never the
+        address (urgent cases from one source are folded into one alert)."""
+        if self.desk is not None:
+            self.desk.note_source(conversation_id, source_id(self.engine.keyring, address))
+
     async def _open(
-        self, websocket: WebSocket, first: Frame | bytes | None, nonce: str, origin: str
+        self,
+        websocket: WebSocket,
+        first: Frame | bytes | None,
+        nonce: str,
+        origin: str,
+        address: str,
     ) -> _Link | None:
         if not isinstance(first, dict):
             return None
@@ -266,13 +278,18 @@ class WebChannel:
             session = WebSession(session_id, cid, key, origin.rstrip("/"))
             link = _Link(websocket, session)
             payload = first.get("start")
+            hint = first.get("locale")  # the page's data-locale, as the widget resolved it
             start = Inbound(
                 CHANNEL,
                 session_id,
                 f"{session_id}:start",
                 EventKind.START,
                 payload=payload[:64] if isinstance(payload, str) else "",
+                locale=hint[:35] if isinstance(hint, str) else "",
             )
+            # Before the start is decided: it can carry crisis words, and the console folds
+            # urgent cases by where they come from.
+            self._note_source(cid, address)
             # The welcome is decided and logged, then the session kept, then its token sent: a
             # crash before the token goes out leaves the widget without one, so it simply starts
             # again; once it has one, its welcome is in the log for the resume (nothing re-runs
@@ -295,6 +312,7 @@ class WebChannel:
             after = first.get("after")
             after = after if isinstance(after, int) and after >= 0 else 0
             link = _Link(websocket, found)
+            self._note_source(found.conversation_id, address)
             async with self._lock(found.conversation_id):
                 previous = self._live.get(found.conversation_id)
                 self._live[found.conversation_id] = link

@@ -453,7 +453,7 @@
         if (state.token) {
           socket.send(JSON.stringify({ t: "resume", token: state.token, sig: sig, after: received }));
         } else {
-          socket.send(JSON.stringify({ t: "new", key: publicKey, sig: sig, start: (params.get("start") || "").slice(0, 64) }));
+          socket.send(JSON.stringify({ t: "new", key: publicKey, sig: sig, start: (params.get("start") || "").slice(0, 64), locale: locale }));
         }
       });
     } else if (frame.t === "session") {
