@@ -27,7 +27,9 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
     async def main() -> None:
         async with running_engine(settings) as engine:
-            chat = TerminalChat(engine, user=args.user, pace=not args.no_delay, echo=args.echo)
+            chat = TerminalChat(
+                engine, user=args.user, pace=not args.no_delay, echo=args.echo, locale=args.locale
+            )
             await chat.run(sys.stdin)
 
     try:
@@ -255,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--no-delay", action="store_true", help="turn off pacing between steps")
     chat.add_argument("--user", default="local", help="which conversation to continue")
     chat.add_argument("--echo", action="store_true", help="print piped input lines as 'you>'")
+    chat.add_argument("--locale", default="", help="the language to start in, e.g. cy")
     chat.set_defaults(handler=_chat)
 
     check = commands.add_parser("validate", help="lint flows and content; non-zero on problems")

@@ -528,3 +528,19 @@ async def test_a_child_telling_it_all_at_once_hears_dont_send_more_first(
     warning = t(engine, "sys.dont_send_more", Profile(age=12, age_band="under_13"))
     assert warning in reply.texts
     assert reply.texts.count(warning) == 1
+
+
+async def test_ok_twice_at_the_evidence_step_moves_on(person: Person, engine: Engine) -> None:
+    await person.say("im 24 from leeds, a girl recorded our video call")
+    for _ in range(12):
+        _, state = await person.state()  # type: ignore[misc]
+        if state == "evidence_offer":
+            break
+        await person.say("ok")
+    await person.say("yes")  # keep evidence
+    assert (await person.state())[1] == "evidence"  # type: ignore[index]
+    reply = await person.say("ok")
+    assert reply.texts[0] == t(engine, "evidence.how_to_finish", Profile(age=24))
+    assert (await person.state())[1] == "evidence"  # type: ignore[index]
+    await person.say("ok")  # nothing to add, said again: on with the advice
+    assert (await person.state())[1] != "evidence"  # type: ignore[index]

@@ -88,9 +88,11 @@ class TerminalChat:
         pace: bool = True,
         out: TextIO = sys.stdout,
         echo: bool = False,
+        locale: str = "",
     ) -> None:
         self.engine = engine
         self.user = user
+        self.locale = locale  # the language asked for with --locale (a hint, like Telegram's)
         self.pace = pace
         self.out = out
         self.echo = echo  # print what was read, so piped transcripts read like a conversation
@@ -98,7 +100,7 @@ class TerminalChat:
         self.closed = False
 
     def _event(self, kind: EventKind, text: str = "") -> Inbound:
-        return Inbound(CHANNEL, self.user, uuid.uuid4().hex, kind, valid(text))
+        return Inbound(CHANNEL, self.user, uuid.uuid4().hex, kind, valid(text), locale=self.locale)
 
     def to_event(self, line: str) -> Inbound:
         """A typed line: a number picks the numbered option; anything else is text."""
@@ -193,7 +195,9 @@ class TerminalChat:
             self._print(f"   [cannot read {path}]")
             return
         attachment = Attachment(valid(path.name), data)
-        event = Inbound(CHANNEL, self.user, uuid.uuid4().hex, EventKind.UPLOAD, "", "", attachment)
+        event = Inbound(
+            CHANNEL, self.user, uuid.uuid4().hex, EventKind.UPLOAD, "", "", attachment, self.locale
+        )
         await self.send(event)
 
     async def export(self, path: Path) -> None:

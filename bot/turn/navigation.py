@@ -233,12 +233,16 @@ class Turn(Questions):
         """At an evidence step everything typed is evidence, except the ways of saying done,
         yes/ok and thanks, and a question they ask."""
         commands = self.reader.commands
-        if u.done or (u.agreement is False and u.words <= 2):
+        told = self.conv.memo.pop("how_to_finish", False)  # how to finish, just before
+        small_talk = u.agreement is True or u.folded in commands.thanks
+        small_talk = (small_talk or u.folded in commands.greetings) and u.words <= 3
+        # "ok" again right after being told how to finish: they have nothing to add.
+        if u.done or (u.agreement is False and u.words <= 2) or (small_talk and told):
             finished = self.option(FINISHED)
             if finished is not None:
                 return self.advance(finished)
-        small_talk = u.agreement is True or u.folded in commands.thanks
-        if (small_talk or u.folded in commands.greetings) and u.words <= 3:
+        if small_talk:
+            self.conv.memo["how_to_finish"] = True
             return self.resume(tk.EVIDENCE_HOW_TO_FINISH)
         if u.asks and not u.story and self.answer(u):
             return self.resume(None)
