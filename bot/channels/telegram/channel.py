@@ -30,6 +30,7 @@ import io
 import json
 import logging
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
@@ -58,7 +59,7 @@ from bot.model import (
 )
 from bot.reading.text import clean
 from bot.storage.base import ChannelStore
-from bot.textkeys import SYS_NOT_KEPT
+from bot.textkeys import SYS_NOT_KEPT, SYS_STORAGE_DOWN
 from bot.turn import SYS_EXIT
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ IDLE_WORKER_SECONDS = 30.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 RETRY_INTAKE_SECONDS = 1.0
 REMEMBERED_FALLBACKS = 10_000  # updates whose crisis answer went out without storage
+STORAGE_DOWN_NOTICE_SECONDS = 600.0  # one "something is wrong on my side" per chat this often
+STORAGE_DOWN_AFTER_SECONDS = 1.0  # ...once an update has failed for this long
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between tries; then the last
 POISON_ATTEMPTS = 3
 
@@ -106,6 +109,8 @@ class TelegramChannel:
         self._polling: asyncio.Task[None] | None = None
         # update id -> the crisis lines sent for it without storage (see the module docstring).
         self._fallen_back: OrderedDict[int, frozenset[str]] = OrderedDict()
+        self._told_down: OrderedDict[int, float] = OrderedDict()  # chat -> when told
+        self._failing_since: OrderedDict[int, float] = OrderedDict()  # update -> first failure
         self.retry_delays = RETRY_DELAYS
         self._side_tasks: set[asyncio.Task[None]] = set()  # button answers (see `_handle`)
 
@@ -407,6 +412,7 @@ class TelegramChannel:
             return
         lines = [e.text for e in effects if isinstance(e, Say)]
         if not lines:
+            await self._tell_storage_down(update_id, incoming)
             return
         self._remember(update_id, frozenset(lines))
         chat_id = incoming.chat_id
@@ -417,6 +423,32 @@ class TelegramChannel:
                 await self.sender.call(
                     chat_id, partial(self.bot.send_message, chat_id, text), priority=CRISIS
                 )
+
+    async def _tell_storage_down(self, update_id: int, incoming: Incoming) -> None:
+        """Not a crisis, but nothing could be kept for a while: a kind word, once per update and
+        at most once per chat every STORAGE_DOWN_NOTICE_SECONDS, so nobody waits in silence.
+        (Their message is kept by Telegram, or in the inbox, and answered when storage is back.)"""
+        now = time.monotonic()
+        since = self._failing_since.setdefault(update_id, now)
+        while len(self._failing_since) > REMEMBERED_FALLBACKS:
+            self._failing_since.popitem(last=False)
+        if now - since < STORAGE_DOWN_AFTER_SECONDS:
+            return  # a passing hiccup (a busy database) is retried within moments: no alarm
+        self._remember(update_id, frozenset())
+        told = self._told_down.get(incoming.chat_id)
+        if told is not None and now - told < STORAGE_DOWN_NOTICE_SECONDS:
+            return
+        self._told_down[incoming.chat_id] = now
+        while len(self._told_down) > REMEMBERED_FALLBACKS:
+            self._told_down.popitem(last=False)
+        locale = self.engine.readers.languages.from_hint(incoming.event.locale)
+        text = self.engine.renderer.text(
+            locale or self.engine.default_locale, SYS_STORAGE_DOWN, Profile()
+        )
+        with contextlib.suppress(TelegramError):
+            await self.sender.call(
+                incoming.chat_id, partial(self.bot.send_message, incoming.chat_id, text)
+            )
 
     def _remember(self, update_id: int, said: frozenset[str]) -> None:
         self._fallen_back[update_id] = said
