@@ -22,8 +22,8 @@ def effect_to_json(effect: Effect) -> dict[str, Any]:
     match effect:
         case Say(text, kind):
             return {"t": "say", "text": text, "kind": kind}
-        case Choices(options):
-            return {"t": "choices", "options": [[o.id, o.label] for o in options]}
+        case Choices(options, leave):
+            return {"t": "choices", "options": [[o.id, o.label] for o in options], "leave": leave}
         case Pause(seconds):
             return {"t": "pause", "seconds": seconds}
         case RequestUpload(prompt):
@@ -42,7 +42,8 @@ def effect_from_json(data: dict[str, Any]) -> Effect:
     if kind == "say":
         return Say(data["text"], data["kind"])
     if kind == "choices":
-        return Choices(tuple(Option(i, label) for i, label in data["options"]))
+        options = tuple(Option(i, label) for i, label in data["options"])
+        return Choices(options, str(data.get("leave", "")))  # older rows have no "leave"
     if kind == "pause":
         return Pause(float(data["seconds"]))
     if kind == "upload":

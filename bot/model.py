@@ -65,6 +65,7 @@ class Say:
 @dataclass(frozen=True, slots=True)
 class Choices:
     options: tuple[Option, ...]
+    leave: str = ""  # a "Leave quickly" button's words in the person's language (channels add it)
 
 
 @dataclass(frozen=True, slots=True)

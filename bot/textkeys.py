@@ -89,6 +89,7 @@ SYS_LANGUAGE_ONLY_ONE = _key("sys.language_only_one")
 SYS_LANGUAGE_SWITCHED = _key("sys.language_switched")
 SYS_WELCOME_IN_OTHER = _key("sys.welcome_in_other")
 SYS_STORAGE_DOWN = _key("sys.storage_down")
+SYS_LEAVE_QUICKLY = _key("sys.leave_quickly")  # the channels' leave button
 SYS_LIMITED = _key("sys.limited")
 SYS_MODERATOR_JOINED = _key("sys.moderator_joined")
 SYS_MODERATOR_LEFT = _key("sys.moderator_left")
@@ -147,6 +148,12 @@ def indicator_label(kind: str) -> str:
     return f"ind.{kind}"
 
 
+def command_text(name: str) -> str:
+    """A Telegram menu command's description ("start" -> sys.command_start)."""
+    return f"sys.command_{name}"
+
+
+TELEGRAM_COMMANDS = ("start", "help", "human", "exit", "delete", "language")
 CONTACT_WAYS = ("web", "chat", "email")
 HOURS_KINDS = ("always", "online")
 
@@ -160,4 +167,5 @@ def required() -> set[str]:
         | {contact_way(kind) for kind in CONTACT_WAYS}
         | {hours_kind(kind) for kind in HOURS_KINDS}
         | {indicator_label(kind) for kind in INDICATOR_KINDS}
+        | {command_text(name) for name in TELEGRAM_COMMANDS}
     )

@@ -14,7 +14,9 @@ from bot.channels.telegram.factory import make_bot
 from bot.channels.telegram.sender import Sender
 from bot.crypto import Keyring
 from bot.engine import Content, Engine, Pacing
+from bot.model import Profile
 from bot.storage.sqlite import SqliteRepository
+from bot.texts import Renderer
 from tests.auxil.botapi import TOKEN, BotApiStandIn
 from tests.auxil.chat import MONDAY_AFTERNOON, toward_goodbye
 from tests.auxil.files import png
@@ -357,3 +359,22 @@ async def test_no_words_names_or_updates_in_logs_even_at_debug(
         TOKEN,
     ):
         assert needle not in logged, needle
+
+
+async def test_a_welsh_telegram_gets_welsh_words_menu_and_leave_button(
+    harness: Harness, api: BotApiStandIn
+) -> None:
+    await harness.start()
+    renderer = Renderer(harness.content.texts, harness.content.directory)
+    welsh = {c["command"]: c["description"] for c in api.menus["cy"]}
+    english = {c["command"]: c["description"] for c in api.menus[""]}
+    for name in ("start", "help", "exit"):
+        assert welsh[name] == renderer.text("cy", f"sys.command_{name}", Profile())
+        assert english[name] == renderer.text("en-GB", f"sys.command_{name}", Profile())
+    api.language_codes[ALICE] = "cy"
+    api.text(ALICE, "/start")
+    await harness.reply(ALICE, 2)
+    assert renderer.text("cy", "intake.welcome", Profile()) in api.texts(ALICE)
+    leave = renderer.text("cy", "sys.leave_quickly", Profile())
+    keyboard = next(m.keyboard for m in reversed(api.chat(ALICE)) if m.keyboard)
+    assert leave in [label for label, _ in keyboard]

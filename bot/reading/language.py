@@ -77,6 +77,11 @@ class Languages:
     def offered(self) -> tuple[str, ...]:
         return tuple(self.names)
 
+    def code_of(self, locale: str) -> str | None:
+        """The two-letter language code a platform knows this locale by ("cy", "en")."""
+        codes = [hint for hint, loc in self._hints.items() if loc == locale and len(hint) == 2]
+        return codes[0] if codes else None
+
     def from_hint(self, hint: str) -> str | None:
         """The offered locale a channel's language tag means ("cy", "cy-GB", "en-US"), if any."""
         tag = hint.strip().casefold().replace("_", "-")[:35]

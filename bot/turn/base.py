@@ -175,6 +175,11 @@ class TurnBase:
             at = next((i for i, e in enumerate(self.effects) if isinstance(e, Choices)), None)
             notice = Say(self.t(tk.SYS_LANGUAGE_NOTICED), "notice")
             self.effects.insert(len(self.effects) if at is None else at, notice)
+        leave = self.t(tk.SYS_LEAVE_QUICKLY)
+        self.effects = [
+            dataclasses.replace(e, leave=leave) if isinstance(e, Choices) else e
+            for e in self.effects
+        ]
         self.conv.updated_at = self.now.timestamp()
         self.conv.turns += 1
         entry = TranscriptEntry(

@@ -79,6 +79,8 @@ class BotApiStandIn:
     fail: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # method: [retry]
     webhook: dict[str, Any] = field(default_factory=dict)
     commands: list[dict[str, str]] = field(default_factory=list)
+    menus: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # language code -> menu
+    language_codes: dict[int, str] = field(default_factory=dict)  # chat -> its person's language
     port: int = 0
     latency: float = 0.0  # seconds each method call takes
     waiters: dict[int, asyncio.Event] = field(default_factory=dict)
@@ -141,11 +143,14 @@ class BotApiStandIn:
         return update
 
     def _message(self, chat_id: int, **fields: Any) -> dict[str, Any]:
+        person: dict[str, Any] = {"id": chat_id, "is_bot": False, "first_name": "Sam"}
+        if chat_id in self.language_codes:  # the person's Telegram language, if set
+            person["language_code"] = self.language_codes[chat_id]
         return {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": {"id": chat_id, "type": "private", "first_name": "Sam"},
-            "from": {"id": chat_id, "is_bot": False, "first_name": "Sam"},
+            "from": person,
             **fields,
         }
 
@@ -409,7 +414,10 @@ class BotApiStandIn:
         return True
 
     async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
-        self.commands = params["commands"]
+        language = params.get("language_code")
+        if not language:
+            self.commands = params["commands"]
+        self.menus[language or ""] = params["commands"]
         return True
 
     async def _api_setWebhook(self, params: dict[str, Any]) -> bool:

@@ -59,19 +59,18 @@ from bot.model import (
 )
 from bot.reading.text import clean
 from bot.storage.base import ChannelStore
-from bot.textkeys import SYS_NOT_KEPT, SYS_STORAGE_DOWN
+from bot.textkeys import (
+    SYS_LEAVE_QUICKLY,
+    SYS_NOT_KEPT,
+    SYS_STORAGE_DOWN,
+    TELEGRAM_COMMANDS,
+    command_text,
+)
 from bot.turn import SYS_EXIT
 
 log = logging.getLogger(__name__)
-COMMANDS = [
-    BotCommand("start", "Start, or carry on"),
-    BotCommand("help", "What you can do here"),
-    BotCommand("human", "Ask for a person"),
-    BotCommand("exit", "Leave quickly and clear this chat"),
-    BotCommand("delete", "Delete everything about you"),
-    BotCommand("language", "Change language"),
-]
-LEAVE_LABEL = "Leave quickly"
+# The bot's menu of commands; each description is a text (sys.command_<name>) per language.
+COMMANDS = TELEGRAM_COMMANDS
 IDLE_WORKER_SECONDS = 30.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 RETRY_INTAKE_SECONDS = 1.0
@@ -126,7 +125,7 @@ class TelegramChannel:
                 # errors, such as a token Telegram rejects, still end the start).
                 log.warning("getMe refused (RetryAfter); starting as soon as told")
                 await asyncio.sleep(seconds_of(exc.retry_after))
-        await self.sender.call(0, lambda: self.bot.set_my_commands(COMMANDS), limited=False)
+        await self._set_commands()
         await self.recover()
         if poll:
             self._polling = asyncio.create_task(self._poll(poll_timeout), name="telegram-poll")
@@ -399,6 +398,27 @@ class TelegramChannel:
         # The caption stays with the file: the engine reads it (crisis first).
         return dataclasses.replace(event, attachment=attachment)
 
+    async def _set_commands(self) -> None:
+        """The command menu in the default language, and in each other offered language for
+        people whose Telegram is set to it (Telegram picks by the person's language_code)."""
+        engine = self.engine
+        languages = engine.readers.languages
+        menus: list[tuple[str, str | None]] = [(engine.default_locale, None)]
+        for locale in languages.offered:
+            code = languages.code_of(locale)
+            if locale != engine.default_locale and code is not None:
+                menus.append((locale, code))
+        for locale, code in menus:
+            commands = [
+                BotCommand(name, engine.renderer.text(locale, command_text(name), Profile()))
+                for name in COMMANDS
+            ]
+
+            async def call(commands: list[BotCommand] = commands, code: str | None = code) -> bool:
+                return await self.bot.set_my_commands(commands, language_code=code)
+
+            await self.sender.call(0, call, limited=False)
+
     # --- crisis without storage --------------------------------------------------------------
 
     async def _crisis_without_storage(self, update_id: int, incoming: Incoming | None) -> None:
@@ -479,7 +499,8 @@ class TelegramChannel:
                         chat_id, partial(self.bot.send_message, chat_id, effect.text)
                     )
             return
-        messages = _messages(effects)
+        leave = self.engine.renderer.text(self.engine.default_locale, SYS_LEAVE_QUICKLY, Profile())
+        messages = _messages(effects, leave)  # `leave`: for effects kept before Choices had it
         sent = 0
         for text, markup, pause, document, crisis in messages:
             if sent < skip:
@@ -545,14 +566,14 @@ def _said(effects: tuple[Effect, ...]) -> frozenset[str]:
     return frozenset(e.text for e in effects if isinstance(e, Say))
 
 
-def _keyboard(choices: Choices) -> InlineKeyboardMarkup:
+def _keyboard(choices: Choices, leave: str) -> InlineKeyboardMarkup:
     rows = [[InlineKeyboardButton(o.label, callback_data=o.id)] for o in choices.options]
-    rows.append([InlineKeyboardButton(LEAVE_LABEL, callback_data=SYS_EXIT)])
+    rows.append([InlineKeyboardButton(choices.leave or leave, callback_data=SYS_EXIT)])
     return InlineKeyboardMarkup(rows)
 
 
 def _messages(
-    effects: tuple[Effect, ...],
+    effects: tuple[Effect, ...], leave: str
 ) -> list[tuple[str, InlineKeyboardMarkup | None, float, bool, bool]]:
     """Effects as Telegram messages: (text, keyboard, pause before, is the evidence pack, is a
     crisis line). A keyboard rides on the message just before it; each Pause delays the next
@@ -570,9 +591,9 @@ def _messages(
         elif isinstance(effect, Choices):
             if out and out[-1][1] is None and not out[-1][3]:
                 text, _, before, _, crisis = out[-1]
-                out[-1] = (text, _keyboard(effect), before, False, crisis)
+                out[-1] = (text, _keyboard(effect, leave), before, False, crisis)
             else:
-                out.append(("…", _keyboard(effect), pause, False, False))
+                out.append(("…", _keyboard(effect, leave), pause, False, False))
                 pause = 0.0
         elif isinstance(effect, DeliverPack):
             out.append(("", None, pause, True, False))
