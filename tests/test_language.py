@@ -149,3 +149,27 @@ def test_telegram_language_code_comes_along_as_the_locale_hint() -> None:
     )
     incoming = translate(update)
     assert incoming is not None and incoming.event.locale == "cy"
+
+
+async def test_a_moderator_notice_reaches_the_person_in_their_language(engine: Engine) -> None:
+    """ "Someone from the team has joined" in Welsh for a Welsh conversation (issue 12)."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from bot.console.cases import Case
+    from bot.console.casework import notice
+
+    person = Person(engine, user="welsh-case")
+    await person.send(Inbound("test", "welsh-case", "s1", EventKind.START, locale="cy"))
+    cid = engine.keyring.conversation_id("test:welsh-case")
+    heard: list[str] = []
+
+    class Desk:
+        async def to_person(self, case: Case, text: str, kind: str) -> None:
+            heard.append(text)
+
+    fields = {f.name: None for f in dataclasses.fields(Case)}
+    case = Case(**{**fields, "id": 1, "conversation_id": cid, "channel": "test"})
+    state = SimpleNamespace(engine=engine, desk=Desk())
+    await notice(state, case, "sys.moderator_joined")  # type: ignore[arg-type]
+    assert heard == [t(engine, "cy", "sys.moderator_joined")]

@@ -75,8 +75,11 @@ async def owned_case(request: Request) -> Case | Response:
 
 
 async def notice(state: ConsoleApp, case: Case, key: str) -> None:
+    """A system notice to the person (a moderator joined...), in their conversation's language."""
     try:
-        await state.desk.to_person(case, say(state, key), "notice")
+        conversation = await state.engine.repository.load(case.conversation_id)
+        locale = conversation.locale if conversation is not None else None
+        await state.desk.to_person(case, say(state, key, locale), "notice")
     except Exception as exc:  # the claim or release stands; the person simply misses a notice
         log.warning("notice to case %d not delivered (%s)", case.id, type(exc).__name__)
 

@@ -218,5 +218,5 @@ def pattern_names(flows: FlowBook, renderer: Renderer, locale: str) -> dict[str,
     return names
 
 
-def say(state: ConsoleApp, key: str) -> str:
-    return str(state.engine.renderer.texts.entry(state.engine.default_locale, key))
+def say(state: ConsoleApp, key: str, locale: str | None = None) -> str:
+    return str(state.engine.renderer.texts.entry(locale or state.engine.default_locale, key))
