@@ -249,7 +249,7 @@ def main() -> None:
         return
     data = Path(tempfile.mkdtemp(prefix="supportbot-flood-"))
     port = free_port()
-    child = start_server(port, data)
+    child = start_server(port, data, limits=True)  # the limits as deployed
     try:
         asyncio.run(run(args, port, child, data))
     finally:

@@ -77,17 +77,21 @@ def free_port() -> int:
         return port
 
 
-def start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_server(port: int, data_dir: Path, *, limits: bool = False) -> subprocess.Popen[bytes]:
+    """`limits`: keep the per-address abuse limits as deployed (bench.flood); without it they
+    are lifted, because every simulated person of bench.web comes from 127.0.0.1."""
+    lifted = {
+        "SUPPORTBOT_WEB_SESSIONS_PER_ADDRESS": "1000000",
+        "SUPPORTBOT_WEB_CONNECTIONS_PER_MINUTE": "1000000",
+        "SUPPORTBOT_WEB_UPLOAD_MB_PER_ADDRESS": "100000",
+    }
     env = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
         "SUPPORTBOT_DATA_DIR": str(data_dir),
         "SUPPORTBOT_DATABASE_URL": "",
         "SUPPORTBOT_SECRET_KEY": "",
-        # Every simulated person comes from 127.0.0.1: lift the per-address abuse limits.
-        "SUPPORTBOT_WEB_SESSIONS_PER_ADDRESS": "1000000",
-        "SUPPORTBOT_WEB_CONNECTIONS_PER_MINUTE": "1000000",
-        "SUPPORTBOT_WEB_UPLOAD_MB_PER_ADDRESS": "100000",
+        **({} if limits else lifted),
         # Settings.origins() allows http://127.0.0.1:<SUPPORTBOT_PORT>, not --port's.
         "SUPPORTBOT_HOST": "127.0.0.1",
         "SUPPORTBOT_PORT": str(port),
