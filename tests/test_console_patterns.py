@@ -106,3 +106,24 @@ async def test_fake_profile_and_impersonation_cases_show_their_names(
     case = claimed.json()["case"]
     assert _say(texts, "pattern.fake_profile") in case["summary"]
     await moderator.client.aclose()
+
+
+async def test_a_case_shows_the_language_the_person_talks_in(
+    server: Server, api: BotApiStandIn
+) -> None:
+    """Issue 12: a Welsh Telegram user's case says "Cymraeg", so the reply can be in Welsh."""
+    welsh, english = 5201, 5202
+    api.language_codes[welsh] = "cy"
+    for chat in (welsh, english):
+        api.text(chat, "/start")
+        await asyncio.sleep(0.3)
+        api.text(chat, "person")
+    moderator = await sign_in_api(server, "mod@example.org")
+    deadline = time.monotonic() + 20
+    while True:
+        cases = (await moderator.client.get("/console/api/queue")).json()["cases"]
+        if len(cases) >= 2 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(case["language"] for case in cases) == ["Cymraeg", "English"]
+    await moderator.client.aclose()

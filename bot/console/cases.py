@@ -52,6 +52,7 @@ class Case:
     # A keyed hash of the client the case came from (never its address), or None: cases from
     # one source fold into one group in the queue and one urgent alert.
     source: str | None = None
+    locale: str | None = None  # the conversation's language (None once it is erased)
 
     @property
     def priority_rank(self) -> int:
@@ -92,7 +93,7 @@ class Line:
 CASE_COLUMNS = (
     "c.id, c.conversation_id, c.channel, c.rank, c.reason, c.status, c.owner, c.opened_at, "
     "c.queued_at, c.claimed_at, c.closed_at, c.outcome, v.pattern, v.age_band, v.nation, "
-    "c.source"
+    "c.source, v.locale"
 )
 CASES_FROM = "FROM cases c LEFT JOIN conversations v ON v.id = c.conversation_id"
 CASE_WIDTH = CASE_COLUMNS.count(",") + 1  # columns a case takes in a row

@@ -46,6 +46,8 @@ async def describe(
         **case.public(time.time(), owner),
         "mine": case.owner == me.moderator.id,
         "summary": summary(case, state.pattern_names),
+        # The language the person is talking in, by its own name ("Cymraeg"), for the reply.
+        "language": state.engine.readers.languages.names.get(case.locale or "", case.locale),
     }
 
 

@@ -400,6 +400,7 @@ function renderSummary(item) {
     ["Priority", priorityBadge(item.priority)],
     ["Age band", show(item.age_band, "Not given")],
     ["Nation", show(item.nation, "Not given")],
+    ["Language", show(item.language, "Not known")],
     ["Pattern", show(item.pattern, "Not known")],
     ["Channel", show(item.channel)],
     ["Opened", clock(item.opened_at)],
