@@ -173,3 +173,37 @@ async def test_a_moderator_notice_reaches_the_person_in_their_language(engine: E
     state = SimpleNamespace(engine=engine, desk=Desk())
     await notice(state, case, "sys.moderator_joined")  # type: ignore[arg-type]
     assert heard == [t(engine, "cy", "sys.moderator_joined")]
+
+
+async def test_the_bot_taking_over_again_says_so_in_their_language(engine: Engine) -> None:
+    """When a moderator hands back, the person hears it in their conversation's language."""
+    import dataclasses
+    from functools import partial
+
+    from bot.console.cases import Case
+    from bot.console.desk import Desk
+    from bot.console.routing import say
+
+    heard: list[str] = []
+    import time
+    from types import SimpleNamespace
+
+    cases = SimpleNamespace(repository=None, clock=time.time)  # not used to hand a case back
+    desk = Desk(cases)  # type: ignore[arg-type]
+
+    async def to_person(case: Case, text: str, kind: str) -> None:
+        heard.append(text)
+
+    desk.to_person = to_person  # type: ignore[method-assign]
+    state = type("State", (), {"engine": engine})()
+    desk.left_notice = partial(say, state, "sys.moderator_left")  # type: ignore[arg-type]
+    fields = {f.name: None for f in dataclasses.fields(Case)}
+    for n, locale in enumerate(("cy", "en-GB", None), start=1):
+        case = Case(**{**fields, "id": n, "conversation_id": f"c{n}", "locale": locale})
+        desk._owned[case.conversation_id] = 1
+        assert await desk.resume(case)
+    assert heard == [
+        t(engine, "cy", "sys.moderator_left"),
+        t(engine, "en-GB", "sys.moderator_left"),
+        t(engine, "en-GB", "sys.moderator_left"),  # an erased conversation: the default
+    ]

@@ -86,7 +86,9 @@ class Desk:
         self.on_urgent_more: NotifyMore | None = None
         self.audit = Audit(cases.repository, clock=cases.clock)
         # What the person is told when the bot takes over again (the console sets it).
-        self.left_notice: str = ""
+        # What a person is told when the bot takes over again, in their language (the console
+        # sets it; None: nothing is said).
+        self.left_notice: Callable[[str | None], str] | None = None
         self.clock: Callable[[], float] = time.time
         self.sweep_every = SWEEP_SECONDS
         self._sweeper: asyncio.Task[None] | None = None
@@ -159,9 +161,9 @@ class Desk:
         every console. False when it was not paused."""
         if self._owned.pop(case.conversation_id, None) is None:
             return False
-        if self.left_notice:
+        if self.left_notice is not None:
             try:
-                await self.to_person(case, self.left_notice, "notice")
+                await self.to_person(case, self.left_notice(case.locale), "notice")
             except Exception as exc:  # the release stands; the person simply misses a notice
                 log.warning("notice to case %d not delivered (%s)", case.id, type(exc).__name__)
         self.publish({"type": "queue", "case": case.id, "urgent": False})

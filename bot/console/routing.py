@@ -11,7 +11,6 @@ A body is read at most once and at most MAX_BODY bytes; malformed input is empty
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 import json
@@ -68,8 +67,7 @@ class ConsoleApp:
 
     def __post_init__(self) -> None:
         # What a person is told when the bot takes over again, however the case was released.
-        with contextlib.suppress(Exception):
-            self.desk.left_notice = say(self, SYS_MODERATOR_LEFT)
+        self.desk.left_notice = functools.partial(say, self, SYS_MODERATOR_LEFT)
 
     @property
     def audit(self) -> Audit:
