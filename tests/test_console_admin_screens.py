@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from playwright.async_api import Browser, Dialog, Page
 from tests.auxil.botapi import TOKEN, BotApiStandIn
 from tests.auxil.browser import Server, free_port
 from tests.auxil.console import PASSWORD, ApiModerator, add_moderator, sign_in_api, sign_in_browser
+from tests.auxil.waiting import until
 
 LEFT = "has left the chat"
 JOINED = "has joined this chat"
@@ -45,19 +45,6 @@ async def server(tmp_path: Path, api: BotApiStandIn) -> AsyncIterator[Server]:
         await asyncio.to_thread(add_moderator, running, email, role)
     yield running
     await asyncio.to_thread(running.stop)
-
-
-async def until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def stored(server: Server, sql: str, *params: Any) -> list[Any]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from bot.console.folding import source_id
 from bot.model import EventKind, Inbound
 from tests.auxil.console import ApiModerator, sign_in_api, sign_in_browser
 from tests.auxil.inprocess import Running, served
+from tests.auxil.waiting import until
 
 CRISIS = "I want to kill myself tonight"
 SCHOOL = "203.0.113.7"  # one address many people share (and a flood would use)
@@ -88,19 +88,6 @@ async def in_crisis(running: Running, session: str, client_key: str | None) -> s
 
     await running.run(arrive())
     return conversation_id
-
-
-async def until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def queue(moderator: ApiModerator, query: str = "") -> dict[str, Any]:

@@ -6,11 +6,11 @@ with people on the stand-in Telegram Bot API."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
@@ -22,22 +22,13 @@ from bot.storage.sqlite import SqliteRepository
 from tests.auxil.botapi import TOKEN, BotApiStandIn
 from tests.auxil.browser import ROOT, Server, free_port
 from tests.auxil.console import PASSWORD, ApiModerator, add_moderator, sign_in_api
+from tests.auxil.waiting import until as wait_until
 
 LEFT = "has left the chat"
 JOINED = "has joined this chat"
 
 
-async def until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+until = functools.partial(wait_until, timeout=15.0)
 
 
 def said(api: BotApiStandIn, chat: int, part: str) -> bool:
